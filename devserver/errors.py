@@ -1,0 +1,148 @@
+"""The one error envelope: `{"error": {"code", "message", "details"}}`.
+
+Exception tree (every class carries an HTTP status and a machine-readable code)::
+
+    AppError
+    ├── ValidationFailed        400  bad request body or query (pydantic errors in details)
+    ├── NotFound                404  unknown config, run, entity, media
+    ├── Conflict                409  run id reused for a different request, run not cancellable
+    ├── ConfigError             500  schema files invalid, model role unknown, backend not configured
+    ├── SafetyBlocked           422  a checkpoint blocked the text (details carry the verdict)
+    └── BackendError            502  a provider failed
+        ├── BackendUnavailable  503  not reachable / not configured / in cooldown
+        ├── BackendTimeout      504  no answer within the timeout
+        ├── BackendRateLimited  429  provider asked us to slow down (retry_after in details)
+        └── BackendBadResponse  502  malformed, mid-stream error, 200-with-error body
+
+Handlers registered by `register_error_handlers` turn these, Werkzeug's HTTP errors and pydantic
+validation errors into the envelope for `/api/*`; a 500 never leaks a traceback.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """Base of every error the API reports in the envelope."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
+                 status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the envelope body."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ValidationFailed(AppError):
+    status, code = 400, "validation_failed"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class ConfigError(AppError):
+    status, code = 500, "config_error"
+
+
+class SafetyBlocked(AppError):
+    status, code = 422, "safety_blocked"
+
+
+class BackendError(AppError):
+    status, code = 502, "backend_error"
+
+    def __init__(self, message: str, *, backend: str = "", retryable: bool = False, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.backend = backend
+        self.retryable = retryable
+        if backend:
+            self.details.setdefault("backend", backend)
+
+
+class BackendUnavailable(BackendError):
+    status, code = 503, "backend_unavailable"
+
+
+class BackendTimeout(BackendError):
+    status, code = 504, "backend_timeout"
+
+
+class BackendRateLimited(BackendError):
+    status, code = 429, "backend_rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.details["retry_after"] = retry_after
+
+
+class BackendBadResponse(BackendError):
+    status, code = 502, "backend_bad_response"
+
+
+def pydantic_details(exc: ValidationError) -> dict[str, Any]:
+    """Turn pydantic errors into a JSON-safe list of {field, problem}."""
+    return {"problems": [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]}
+
+
+def error_response(err: AppError) -> tuple[Response, int]:
+    """Render an AppError as the envelope with its status."""
+    response = jsonify(err.to_dict())
+    if isinstance(err, BackendRateLimited) and err.retry_after is not None:
+        response.headers["Retry-After"] = str(int(err.retry_after + 0.999))
+    return response, err.status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Make every error under /api/* come back in the envelope."""
+
+    @app.errorhandler(AppError)
+    def _app_error(err: AppError):
+        return error_response(err)
+
+    @app.errorhandler(ValidationError)
+    def _pydantic_error(err: ValidationError):
+        return error_response(ValidationFailed("The request is not valid.", details=pydantic_details(err)))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        if not request.path.startswith("/api/"):
+            return err
+        code = (err.name or "http_error").lower().replace(" ", "_")
+        message = {
+            404: "No such endpoint. See /api/openapi.json for the list.",
+            405: f"Method {request.method} is not allowed here.",
+            413: "The request body is too large.",
+        }.get(err.code or 0, err.description or err.name)
+        return error_response(AppError(message, code=code, status=err.code or 500))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(AppError("Something went wrong on the server. The error was logged."))
