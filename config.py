@@ -40,7 +40,14 @@ def _load_dotenv(path: Path) -> dict[str, str]:
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip('"').strip("'")
+        value = value.strip()
+        if value[:1] in ('"', "'") and value[:1] in value[1:]:
+            value = value[1:value.index(value[0], 1)]
+        elif value.startswith("#"):
+            value = ""  # KEY=   # only a comment
+        else:
+            value = value.split(" #", 1)[0].split("\t#", 1)[0].strip()  # inline comment
+        values[key.strip()] = value
     return values
 
 
@@ -81,13 +88,17 @@ class Config:
     COMFYUI_FREE_AFTER_JOB: bool = False
     # openrouter
     OPENROUTER_URL: str = "https://openrouter.ai/api/v1"
-    OPENROUTER_API_KEY: str = ""
+    OPENROUTER_API_KEY: str = field(default="", repr=False)
     OPENROUTER_TIMEOUT: float = 120.0
     OPENROUTER_DATA_COLLECTION: str = "deny"
     # openai images
     OPENAI_URL: str = "https://api.openai.com/v1"
-    OPENAI_API_KEY: str = ""
+    OPENAI_API_KEY: str = field(default="", repr=False)
     OPENAI_TIMEOUT: float = 180.0
+    # any other OpenAI-compatible chat server (llama.cpp server, LM Studio, vLLM)
+    OPENAI_COMPAT_URL: str = ""
+    OPENAI_COMPAT_API_KEY: str = field(default="", repr=False)
+    OPENAI_COMPAT_TIMEOUT: float = 120.0
     # router
     RETRY_ATTEMPTS: int = 3
     RETRY_BASE_DELAY: float = 0.5

@@ -1,12 +1,12 @@
-"""HTTP API: one blueprint per resource, registered here."""
+"""HTTP API: one blueprint per resource, registered here (the web app's catch-all last)."""
 from __future__ import annotations
 
 from flask import Flask
 
-from devserver.api import configs, health
+from devserver.api import configs, frontend, health, media, openapi, pipeline, runs, safety
 
 
 def register(app: Flask) -> None:
     """Attach every blueprint to the app."""
-    for module in (configs, health):
+    for module in (configs, health, safety, pipeline, media, runs, openapi, frontend):
         app.register_blueprint(module.bp)

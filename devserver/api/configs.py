@@ -41,7 +41,8 @@ def output_summary(cfg: OutputConfig, lang: str) -> dict[str, Any]:
             "estimated_duration_seconds": chunk.estimated_duration_seconds, "vram_gb": chunk.vram_gb,
             "has_optimization": chunk.optimization_instruction is not None,
             "parameters": cfg.parameters.model_dump(exclude_none=True),
-            "display": cfg.display.model_dump(), "audience": cfg.audience.model_dump()}
+            "display": cfg.display.model_dump(), "audience": cfg.audience.model_dump(),
+            **context.availability().check(chunk).to_dict(lang)}
 
 
 def _by_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,14 +12,21 @@ bp = Blueprint("health", __name__, url_prefix="/api")
 def health():
     """Report whether the server and each backend can serve requests."""
     snap = context.catalog().snapshot
-    backends = {b.backend_id: {"name": b.display_name, "kind": b.kind, **b.health().to_dict()}
+    router_state = context.router().state()
+    backends = {b.backend_id: {"name": b.display_name, "kind": b.kind, **b.health().to_dict(),
+                               **router_state.get(b.backend_id, {})}
                 for b in context.backends()}
+    verifier = context.safety().verifier
     return jsonify({
         "status": "ok",
         "version": context.version(),
         "schemas": {"chunks": len(snap.chunks), "pipelines": len(snap.pipelines),
                     "interception_configs": len(snap.interception), "output_configs": len(snap.outputs)},
         "model_roles": dict(context.config().MODEL_ROLE_MAP),
-        "default_safety_level": context.config().DEFAULT_SAFETY_LEVEL,
+        "safety": {"default_level": context.config().DEFAULT_SAFETY_LEVEL,
+                   "verification": "conservative" if verifier.conservative else "llm",
+                   "verify_model": context.config().model_for("SAFETY_VERIFY_MODEL"),
+                   "note": ("The embedded model is not trusted as a safety judge: ambiguous texts are blocked "
+                            "for kids and youth." if verifier.conservative else "")},
         "backends": backends,
     })

@@ -13,6 +13,7 @@ cost where reported, and the provider's own ids. Errors are the `BackendError` f
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence
@@ -21,7 +22,7 @@ from devserver.errors import BackendError
 
 Message = Mapping[str, str]  # {"role": "system|user|assistant", "content": "..."}
 TokenCallback = Callable[[str], None]
-SECRET_KEYS = ("api_key", "authorization", "token", "password", "secret")
+SECRET_WORDS = frozenset({"authorization", "password", "passwd", "secret", "apikey", "bearer", "cookie"})
 
 
 @dataclass
@@ -164,6 +165,9 @@ class Backend:
         """Tell whether a model is installed (None when the backend cannot tell)."""
         return None
 
+    def attach(self, router: Any) -> None:
+        """Receive the app's router (for backends that call other backends, e.g. code made by an LLM)."""
+
     def close(self) -> None:
         """Release connections, threads and loaded models."""
 
@@ -197,10 +201,17 @@ class BackendFactory(Protocol):
     def __call__(self, config: Any) -> Backend | None: ...
 
 
+def is_secret_key(key: Any) -> bool:
+    """Tell whether a key names a secret (api_key, access_token, Authorization — not max_tokens)."""
+    parts = [p for p in re.split(r"[^a-z0-9]+", str(key).lower()) if p]
+    return (any(p in SECRET_WORDS for p in parts) or ("api" in parts and "key" in parts)
+            or (bool(parts) and parts[-1] in ("token", "key") and len(parts) <= 3 and parts[0] != "max"))
+
+
 def scrub(value: Any) -> Any:
     """Return a copy with secret-looking keys replaced, for records and logs."""
     if isinstance(value, Mapping):
-        return {k: ("***" if any(s in str(k).lower() for s in SECRET_KEYS) else scrub(v)) for k, v in value.items()}
+        return {k: ("***" if is_secret_key(k) else scrub(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
     return value

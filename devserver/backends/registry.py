@@ -14,7 +14,14 @@ from devserver.errors import BackendUnavailable, ConfigError
 
 # module:Class for every provider; imported lazily so a missing optional client fails only its provider
 PROVIDERS: tuple[str, ...] = (
+    "devserver.backends.local:LocalLlamaBackend",
+    "devserver.backends.ollama:OllamaBackend",
+    "devserver.backends.openrouter:OpenRouterBackend",
+    "devserver.backends.openai_compat:OpenAICompatBackend",
+    "devserver.backends.openai_images:OpenAIImagesBackend",
+    "devserver.backends.comfyui:ComfyUIBackend",
     "devserver.backends.sketch:SketchBackend",
+    "devserver.backends.llm_code:LlmCodeBackend",
 )
 
 

@@ -130,6 +130,9 @@ def _cross_check(found: dict[str, dict[str, Any]], roles: set[str], backends: se
         default = cfg.media_preferences.default_output
         if default and default not in found["output"]:
             problems.append(Problem(rel, "media_preferences.default_output", f"no output config {default!r}"))
+    for ident in sorted(set(found["interception"]) & set(found["output"])):
+        problems.append(Problem(f"configs/output/{ident}.json", "id",
+                                f"duplicate id {ident!r}: an interception config has it too (ids are shared)"))
     for ident, out in found["output"].items():
         rel = f"configs/output/{ident}.json"
         chunk = chunks.get(out.chunk)

@@ -86,7 +86,7 @@ class OutputChunk(Strict):
     workflow: dict[str, Any] | None = Field(default=None, description="ComfyUI API-format graph")
     request_body: dict[str, Any] | None = Field(default=None, description="cloud request template")
     input_mappings: dict[Literal["prompt", "negative_prompt", "seed", "width", "height", "steps",
-                                 "duration", "cfg", "lyrics"], InputMapping]
+                                 "duration", "cfg"], InputMapping]
     output_node: str | None = None
     optimization_instruction: Localized | None = None
     estimated_duration_seconds: float = Field(gt=0)

@@ -1,0 +1,55 @@
+"""Media endpoints: one handler for every media type, checked against the run's record."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, send_file
+
+from devserver.api import context
+from devserver.errors import NotFound
+from devserver.recorder.run_id import require_run_id
+
+bp = Blueprint("media", __name__, url_prefix="/api/media")
+MEDIA_TYPES = ("image", "audio", "music", "video", "code", "text")
+
+
+def _outputs(run_id: str) -> list[dict[str, Any]]:
+    return [o for o in context.orchestrator().status(run_id).get("outputs") or [] if o.get("file")]
+
+
+@bp.get("/info/<run_id>")
+def info(run_id: str):
+    """List the run's media files with type, MIME and URL."""
+    run_id = require_run_id(run_id)
+    return jsonify({"run_id": run_id, "media": [
+        {k: o.get(k) for k in ("index", "output_config", "media_type", "mime", "url", "seed", "model", "backend")}
+        for o in _outputs(run_id)]})
+
+
+@bp.get("/run/<run_id>")
+def run_media(run_id: str):
+    """Return the run's status together with its media list (one call for a gallery view)."""
+    run_id = require_run_id(run_id)
+    status = context.orchestrator().status(run_id)
+    return jsonify({"run": status, "media": [o for o in status.get("outputs") or [] if o.get("file")]})
+
+
+@bp.get("/<media_type>/<run_id>")
+@bp.get("/<media_type>/<run_id>/<int:index>")
+def media(media_type: str, run_id: str, index: int | None = None):
+    """Serve one generated file; the type must match the record. Range requests work for audio/video."""
+    run_id = require_run_id(run_id)
+    if media_type not in MEDIA_TYPES:
+        raise NotFound(f"Unknown media type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}.",
+                       code="media_type_unknown")
+    outputs = _outputs(run_id)
+    match = [o for o in outputs if (index is None or o["index"] == index)]
+    if not match:
+        raise NotFound(f"Run {run_id} has no media at index {index}.", code="media_not_found")
+    output = match[0]
+    if output["media_type"] != media_type:
+        raise NotFound(f"Output {output['index']} of run {run_id} is {output['media_type']}, not {media_type}.",
+                       code="media_type_mismatch", details={"media_type": output["media_type"]})
+    path = context.recorder().entity_path(run_id, output["file"])
+    return send_file(path, mimetype=output.get("mime") or "application/octet-stream", conditional=True,
+                     download_name=f"{run_id}_{output['index']}.{path.suffix.lstrip('.')}", max_age=3600)

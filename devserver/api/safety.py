@@ -1,0 +1,30 @@
+"""Safety endpoint: check a text at a level, as the pipeline's checkpoints would."""
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from devserver.api import context
+
+bp = Blueprint("safety", __name__, url_prefix="/api/safety")
+
+
+class CheckBody(BaseModel):
+    """POST /api/safety/check body."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=5000)
+    level: Literal["kids", "youth", "adult", "research"] | None = None
+    lang: Literal["de", "en"] | None = None
+
+
+@bp.post("/check")
+def check():
+    """Check a text: the verdict (decision, method, category, terms) and, when blocked, the message."""
+    body = CheckBody.model_validate(request.get_json(silent=True))
+    service = current_app.extensions["devserver.safety"]
+    level = service.level(body.level, base=context.config().DEFAULT_SAFETY_LEVEL)
+    verdict = service.check("input", body.text, level)
+    return jsonify({"verdict": verdict.to_dict(), "message": service.message(verdict, body.lang or context.lang())})

@@ -1,0 +1,87 @@
+"""Whether each output can run now: its backend reachable, out of cooldown, its models installed.
+
+Health probes cost a network round trip, so answers are cached for `ttl` seconds per backend and per
+model. The reason is written for the student's output picker ("ComfyUI is not set up on this
+server"), in de and en, so an unavailable model is explained, not hidden.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from devserver.backends.base import split_model_ref
+from devserver.schemas.models import OutputChunk
+
+REASONS = {
+    "not_configured": {"de": "{name} ist auf diesem Server nicht eingerichtet.",
+                       "en": "{name} is not set up on this server."},
+    "unreachable": {"de": "{name} ist gerade nicht erreichbar.", "en": "{name} cannot be reached right now."},
+    "error": {"de": "{name} meldet einen Fehler.", "en": "{name} reports an error."},
+    "cooldown": {"de": "{name} hatte gerade mehrere Fehler und pausiert kurz.",
+                 "en": "{name} just failed several times and is pausing briefly."},
+    "missing_model": {"de": "Das Modell {model} ist in {name} nicht installiert.",
+                      "en": "The model {model} is not installed in {name}."},
+}
+
+
+@dataclass(frozen=True)
+class Availability:
+    """One output's availability, with the reason in every UI language."""
+
+    available: bool
+    state: str
+    reason: dict[str, str] | None = None
+
+    def to_dict(self, lang: str) -> dict[str, Any]:
+        return {"available": self.available, "availability_state": self.state,
+                "unavailable_reason": self.reason.get(lang) if self.reason else None}
+
+
+class AvailabilityChecker:
+    """Cached availability of outputs for one app."""
+
+    def __init__(self, registry: Any, router: Any, config: Any, ttl: float,
+                 clock: Callable[[], float] = time.monotonic):
+        self._registry, self._router, self._config = registry, router, config
+        self._ttl, self._clock = ttl, clock
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: tuple[str, str], compute: Callable[[], Any]) -> Any:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and now - hit[0] < self._ttl:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def _backend_state(self, backend_id: str) -> tuple[str, str]:
+        backend = self._registry.get(backend_id)
+        if self._router.in_cooldown(backend_id):
+            return "cooldown", backend.display_name
+        return self._cached(("health", backend_id), lambda: backend.health().state), backend.display_name
+
+    def check(self, chunk: OutputChunk) -> Availability:
+        """Return whether an output chunk can run now, and why not."""
+        backend_id = chunk.backend
+        if chunk.model_role:  # made by a language model: the role's backend decides
+            backend_id = split_model_ref(self._config.model_for(chunk.model_role))[0]
+        state, name = self._backend_state(backend_id)
+        if state != "ok":
+            return Availability(False, state, _reason(state, name, ""))
+        backend = self._registry.get(chunk.backend)
+        for model in chunk.required_models:
+            installed = self._cached(("model", f"{chunk.backend}:{model}"), lambda m=model: backend.has_model(m))
+            if installed is False:
+                return Availability(False, "missing_model", _reason("missing_model", name, model))
+        return Availability(True, "ok")
+
+
+def _reason(state: str, name: str, model: str) -> dict[str, str]:
+    templates = REASONS.get(state, REASONS["error"])
+    return {lang: text.format(name=name, model=model) for lang, text in templates.items()}

@@ -1,0 +1,199 @@
+"""Ollama through its official Python client: streamed `/api/chat`, model digests, load/unload.
+
+Our option names map to Ollama's (`max_tokens` → `options.num_predict`); `keep_alive` and `think`
+travel at the top level; the JSON Schema of a structured answer goes into `format`. Everything sent
+is recorded in `ChatResult.parameters`, options Ollama cannot take are recorded as `ignored`.
+
+A stream can fail after HTTP 200 with an `{"error": ...}` line and no `done`; the client raises on
+that line, and a stream that ends (or trickles past the timeout) without `done: true` is a bad
+response too, so a broken Ollama never hangs a run.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Any, Iterator, Mapping, Sequence
+
+import httpx
+import ollama
+
+from devserver.backends.base import ChatResult, Health, LlmBackend, Message, TokenCallback, scrub
+from devserver.backends.openai_compat import CONNECT_TIMEOUT, health_from_error
+from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
+
+OPTION_NAMES = {"temperature": "temperature", "seed": "seed", "max_tokens": "num_predict", "top_p": "top_p",
+                "top_k": "top_k", "num_ctx": "num_ctx", "stop": "stop", "repeat_penalty": "repeat_penalty"}
+TOP_LEVEL = ("keep_alive", "think")
+DURATIONS = {"load_ms": "load_duration", "prompt_eval_ms": "prompt_eval_duration", "eval_ms": "eval_duration",
+             "total_ms": "total_duration"}
+
+
+def full_name(model: str) -> str:
+    """Return the tag-qualified name Ollama lists a model under (`llama3.2` → `llama3.2:latest`)."""
+    return model if ":" in model else f"{model}:latest"
+
+
+class OllamaBackend(LlmBackend):
+    """Chat with models served by an Ollama instance."""
+
+    backend_id = "ollama"
+    display_name = "Ollama"
+    capabilities = frozenset({"chat", "json_schema", "unload"})
+    default_concurrency = 2
+
+    def __init__(self, url: str, timeout: float = 120.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
+        self.client = ollama.Client(host=self.url, timeout=self._timeouts) if url else None
+        self._digests: dict[str, str] = {}
+
+    @classmethod
+    def from_config(cls, config: Any) -> "OllamaBackend":
+        return cls(config.OLLAMA_URL, config.OLLAMA_TIMEOUT)
+
+    def _require(self) -> ollama.Client:
+        """Return the client, or explain which setting is missing."""
+        if self.client is None:
+            raise BackendUnavailable("Ollama is not configured: set OLLAMA_URL in .env (e.g. http://localhost:11434)",
+                                     backend=self.backend_id, code="not_configured")
+        return self.client
+
+    @contextlib.contextmanager
+    def _translated(self, model: str = "") -> Iterator[None]:
+        """Turn whatever the client or httpx raises into the BackendError family."""
+        try:
+            yield
+        except BackendError:
+            raise
+        except ollama.ResponseError as exc:
+            raise self._response_error(exc, model) from None
+        except (ConnectionError, httpx.ConnectError):  # the client re-raises httpx's as the builtin
+            raise BackendUnavailable(f"cannot connect to Ollama at {self.url}", backend=self.backend_id,
+                                     retryable=True, code="backend_unreachable") from None
+        except httpx.TimeoutException:
+            raise BackendTimeout(f"Ollama did not answer within {self.timeout:g} s", backend=self.backend_id,
+                                 retryable=True) from None
+        except httpx.HTTPError as exc:
+            raise BackendBadResponse(f"the connection to Ollama broke ({type(exc).__name__})", backend=self.backend_id,
+                                     retryable=True, code="connection_lost") from None
+        except ValueError as exc:  # json.JSONDecodeError and pydantic.ValidationError of a malformed line
+            raise BackendBadResponse(f"Ollama sent a malformed answer ({type(exc).__name__})", backend=self.backend_id,
+                                     retryable=True, code="malformed_json") from None
+
+    def _response_error(self, exc: ollama.ResponseError, model: str) -> BackendError:
+        """Map an Ollama error answer (status -1 means it arrived inside a 200 stream)."""
+        status, text = exc.status_code, str(exc.error)[:300]
+        kwargs: dict[str, Any] = {"backend": self.backend_id, "details": {"status": status}}
+        if status == 404:
+            return BackendUnavailable(f"Ollama has no model {model!r}: run `ollama pull {model}` on the Ollama machine "
+                                      f"({text})", code="model_missing", **kwargs)
+        if status == 429:
+            return BackendRateLimited(f"Ollama is busy: {text}", retryable=True, **kwargs)
+        if status == -1:
+            return BackendBadResponse(f"Ollama failed in the middle of its answer: {text}", retryable=True,
+                                      code="stream_error", **kwargs)
+        return BackendError(f"Ollama answered HTTP {status}: {text}", retryable=status >= 500, **kwargs)
+
+    def health(self) -> Health:
+        if self.client is None:
+            return Health("not_configured", "set OLLAMA_URL in .env (e.g. http://localhost:11434)")
+        started = time.perf_counter()
+        try:
+            with self._translated():
+                version = httpx.get(f"{self.url}/api/version", timeout=self._timeouts).json().get("version")
+            models = sorted(self.list_models())
+        except BackendError as err:
+            return health_from_error(err)
+        return Health("ok", self.url, version=version, models=models, latency_ms=(time.perf_counter() - started) * 1000)
+
+    def list_models(self) -> dict[str, str]:
+        """Return the installed models as {name: digest} (and remember the digests)."""
+        with self._translated():
+            listed = self._require().list()
+        digests = {m.model: m.digest or "" for m in listed.models if m.model}
+        self._digests = digests
+        return digests
+
+    def loaded_models(self) -> list[str]:
+        """Return the models Ollama holds in memory now (`/api/ps`)."""
+        with self._translated():
+            return sorted(m.model for m in self._require().ps().models if m.model)
+
+    def has_model(self, model: str) -> bool | None:
+        try:
+            return full_name(model) in self.list_models()
+        except BackendError:
+            return None
+
+    def unload(self, model: str) -> None:
+        """Ask Ollama to drop the model from memory now (`keep_alive: 0`)."""
+        with self._translated(model):
+            self._require().chat(model=model, messages=[], keep_alive=0)
+
+    def _digest(self, model: str) -> str | None:
+        """Return the model's digest, listing the models once when it is not known yet."""
+        if full_name(model) not in self._digests:
+            with contextlib.suppress(BackendError):
+                self.list_models()
+        return self._digests.get(full_name(model)) or None
+
+    def chat(self, messages: Sequence[Message], model: str, options: Mapping[str, Any],
+             json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
+        """Stream one chat from Ollama; on_token receives every streamed piece."""
+        client = self._require()
+        sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
+        top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
+        if json_schema is not None:
+            top["format"] = dict(json_schema)
+        parameters: dict[str, Any] = {"options": sent, **top, "stream": True}
+        ignored = sorted(k for k in options if k not in OPTION_NAMES and k not in TOP_LEVEL)
+        if ignored:
+            parameters["ignored"] = ignored
+        started = time.perf_counter()
+        pieces, final = self._stream(client, model, messages, sent, top, on_token)
+        text = "".join(pieces)
+        if json_schema is not None:
+            try:
+                json.loads(text)
+            except ValueError:
+                raise BackendBadResponse("Ollama's answer should be JSON but is not", backend=self.backend_id,
+                                         retryable=True, code="not_json",
+                                         details={"finish_reason": final.done_reason}) from None
+        usage = {"prompt_tokens": final.prompt_eval_count or 0, "completion_tokens": final.eval_count or 0}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage.update({ours: getattr(final, theirs) // 1_000_000 for ours, theirs in DURATIONS.items()
+                      if getattr(final, theirs) is not None})
+        digest = self._digest(model)
+        return ChatResult(text=text, backend=self.backend_id, model_requested=model, model_used=final.model or model,
+                          parameters=scrub(parameters), duration_ms=(time.perf_counter() - started) * 1000,
+                          usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason)
+
+    def _stream(self, client: ollama.Client, model: str, messages: Sequence[Message], sent: dict[str, Any],
+                top: dict[str, Any], on_token: TokenCallback | None) -> tuple[list[str], ollama.ChatResponse]:
+        """Read the NDJSON stream to its `done` line within the timeout; return the pieces and that line."""
+        deadline = time.monotonic() + self.timeout
+        pieces: list[str] = []
+        with self._translated(model):
+            stream = client.chat(model=model, messages=[dict(m) for m in messages], stream=True,
+                                 options=sent or None, **top)
+            try:
+                for part in stream:
+                    if part.message.content:
+                        pieces.append(part.message.content)
+                        if on_token:
+                            on_token(part.message.content)
+                    if part.done:
+                        return pieces, part
+                    if time.monotonic() > deadline:
+                        raise BackendTimeout(f"Ollama did not finish within {self.timeout:g} s",
+                                             backend=self.backend_id, retryable=True)
+            finally:
+                stream.close()
+        raise BackendBadResponse("Ollama's stream ended without a final `done` line", backend=self.backend_id,
+                                 retryable=True, code="stream_truncated")
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()

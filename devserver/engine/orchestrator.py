@@ -1,0 +1,209 @@
+"""The orchestrator: owns every run's state machine and executes phases outside the request thread.
+
+    queued → running(stage, step, progress) → succeeded | blocked | failed | cancelled | interrupted
+
+`submit(phase, request)` validates references, creates or re-opens the run (a client-supplied run id
+makes a retried POST idempotent), and queues the phase on a bounded thread pool. Phases of one run
+execute one after another (a per-run lock); different runs share nothing. Live states are kept for
+recent runs; older runs are answered from their folders by the recorder.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from devserver.engine.context import Blocked, Cancelled, PhaseContext
+from devserver.engine.phases import PHASES
+from devserver.engine.requests import Body, GenerationRequest, Stage2Request
+from devserver.engine.run_state import RunState
+from devserver.errors import AppError, Conflict, NotFound
+from devserver.schemas.models import OutputChunk
+
+log = logging.getLogger(__name__)
+LIVE_RUNS = 500
+
+
+@dataclass
+class Services:
+    """Everything a phase may call; built once per app."""
+
+    catalog: Any
+    router: Any
+    safety: Any  # devserver.safety.service.SafetyService
+    recorder: Any
+    config: Any
+
+    def chat(self, role: str, messages: Any, options: dict[str, Any], json_schema: Any = None,
+             on_token: Any = None) -> Any:
+        return self.router.chat(role, messages, options, json_schema=json_schema, on_token=on_token)
+
+    def before_media(self, chunk: OutputChunk) -> None:
+        """Free the LLM's GPU memory before a local ComfyUI job, when configured."""
+        if chunk.backend == "comfyui" and self.config.OLLAMA_UNLOAD_BEFORE_MEDIA:
+            for role in ("STAGE2_INTERCEPTION_MODEL", "STAGE3_MODEL"):
+                try:
+                    self.router.unload(role)
+                except Exception:
+                    log.warning("could not unload the model of %s before the media job", role)
+
+
+class Orchestrator:
+    """Runs of one app."""
+
+    def __init__(self, services: Services, workers: int = 4):
+        self.services = services
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
+        self._runs: OrderedDict[str, RunState] = OrderedDict()
+        self._locks: dict[str, threading.Lock] = {}
+        self._cancels: dict[str, PhaseContext] = {}
+        self._guard = threading.Lock()
+
+    # -- submission -------------------------------------------------------------------------------
+    def submit(self, phase: str, req: Body) -> RunState:
+        """Queue a phase for a new or existing run and return its live state."""
+        self._validate_refs(req)
+        run_id = getattr(req, "run_id", None)
+        fingerprint = f"{phase}:{req.fingerprint()}"
+        with self._guard:
+            state = self._runs.get(run_id) if run_id else None
+            if state is None and run_id and phase in ("optimize", "generation"):
+                state = self._restore(run_id)
+            if state is not None and phase in ("stage2", "execute"):
+                if fingerprint in state.fingerprints:
+                    return state  # a retried POST: same run, nothing re-executed
+                raise Conflict("This run id is already used for another request.", code="run_id_conflict",
+                               details={"run_id": run_id})
+            if state is not None and fingerprint in state.fingerprints and not state.status == "failed":
+                return state
+            if state is None:
+                state = self._new_state(run_id or str(uuid.uuid4()), req)
+            state.fingerprints[fingerprint] = phase
+            state.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False)
+            lock = self._locks.setdefault(state.run_id, threading.Lock())
+        self._executor.submit(self._run_phase, phase, req, state, lock)
+        return state
+
+    def _validate_refs(self, req: Body) -> None:
+        catalog = self.services.catalog
+        if isinstance(req, Stage2Request):
+            catalog.interception(req.schema_)
+        for oid in getattr(req, "output_configs", []) or []:
+            catalog.output(oid)
+        if getattr(req, "output_config", None):
+            catalog.output(req.output_config)  # type: ignore[attr-defined]
+
+    def _new_state(self, run_id: str, req: Body) -> RunState:
+        level = self.services.safety.level(getattr(req, "safety_level", None))
+        text = getattr(req, "input_text", None) or getattr(req, "prompt", None) or ""
+        if not text and isinstance(req, GenerationRequest):
+            text = next(iter(req.prompts.values()), "")
+        state = RunState(run_id=run_id, schema=getattr(req, "schema_", None), safety_level=level,
+                         lang=getattr(req, "lang", "de"), input_text=text,
+                         context_prompt=getattr(req, "context_prompt", None), session=getattr(req, "session", None))
+        self._runs[run_id] = state
+        while len(self._runs) > LIVE_RUNS:
+            oldest, old_state = next(iter(self._runs.items()))
+            if not old_state.terminal:
+                break
+            self._runs.pop(oldest)
+            self._locks.pop(oldest, None)
+        return state
+
+    def _restore(self, run_id: str) -> RunState:
+        """Bring a finished run back from its folder so a later phase can continue it."""
+        meta = self.services.recorder.metadata(run_id)
+        state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=meta.get("safety_level", "kids"),
+                         lang=meta.get("lang", "de"), input_text=meta.get("input_text", ""),
+                         context_prompt=meta.get("context_prompt"), session=meta.get("session"))
+        state.translation = meta.get("translation")
+        state.interception.update(meta.get("interception") or {})
+        state.optimizations.update(meta.get("optimizations") or {})
+        self._runs[run_id] = state
+        return state
+
+    # -- execution --------------------------------------------------------------------------------
+    def _run_phase(self, phase: str, req: Body, state: RunState, lock: threading.Lock) -> None:
+        with lock:
+            record = self.services.recorder.open_run(state.run_id, state.status_dict())
+            ctx = PhaseContext(state, record, self.services)
+            self._cancels[state.run_id] = ctx
+            state.touch(status="running", phase=phase)
+            ctx.emit("pipeline_start", metadata={"phase": phase, "request": req.model_dump(mode="json", by_alias=True)})
+            try:
+                if state.cancel_requested:
+                    raise Cancelled("The run was cancelled before it started.")
+                PHASES[phase](ctx, req)
+                self._finish(ctx, "succeeded", "pipeline_complete", {"phase": phase})
+            except Blocked as blocked:
+                item = "stage1_blocked" if blocked.block.get("stage") in ("stage1", "stage2") else "stage3_blocked"
+                state.touch(block=blocked.block)
+                self._finish(ctx, "blocked", item, blocked.block)
+            except Cancelled:
+                self._finish(ctx, "cancelled", "pipeline_error", {"code": "cancelled"})
+            except AppError as err:
+                state.touch(error={"code": err.code, "message": err.message})
+                self._finish(ctx, "failed", "pipeline_error", {"code": err.code, "message": err.message,
+                                                              "details": err.details})
+            except Exception as exc:  # a bug must still end the run in a clear state
+                log.exception("run %s phase %s crashed", state.run_id, phase)
+                state.touch(error={"code": "internal_error", "message": "The server hit an unexpected error."})
+                self._finish(ctx, "failed", "pipeline_error", {"code": "internal_error", "message": repr(exc)})
+            finally:
+                self._cancels.pop(state.run_id, None)
+
+    def _finish(self, ctx: PhaseContext, status: str, item_type: str, metadata: dict[str, Any]) -> None:
+        state = ctx.state
+        # Held throughout: nobody may see the terminal status before it and its last item are on disk.
+        with state.cond:
+            state.status, state.queue_position = status, None
+            if status != "succeeded":
+                state.progress = None
+            ctx.persist()
+            ctx.emit(item_type, stage=state.stage, metadata={"status": status, **metadata})
+
+    # -- queries and control ----------------------------------------------------------------------
+    def get(self, run_id: str) -> RunState | None:
+        """Return the live state of a recent run (None when only its folder remains)."""
+        return self._runs.get(run_id)
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        """Return the status JSON from memory, or from the run's folder."""
+        state = self.get(run_id)
+        if state is not None:
+            return state.status_dict()
+        return self.services.recorder.metadata(run_id)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        """Ask a run to stop; a running media job is interrupted at its backend."""
+        state = self.get(run_id)
+        if state is None:
+            self.services.recorder.metadata(run_id)  # NotFound for unknown runs
+            raise Conflict("This run has already finished.", code="run_not_running")
+        if state.terminal:
+            raise Conflict("This run has already finished.", code="run_not_running",
+                           details={"status": state.status})
+        state.touch(cancel_requested=True)
+        ctx = self._cancels.get(run_id)
+        if ctx is not None:
+            ctx.cancel.cancel()
+        return state.status_dict()
+
+    def wait(self, run_id: str, seconds: float, until: Callable[[RunState], bool] | None = None) -> dict[str, Any]:
+        """Block up to `seconds` for the run's current phase to reach a terminal status."""
+        state = self.get(run_id)
+        if state is None:
+            raise NotFound(f"No run {run_id}.", code="run_not_found")
+        done = until or (lambda s: s.terminal)
+        with state.cond:
+            state.cond.wait_for(lambda: done(state), timeout=max(0.0, seconds))
+        return state.status_dict()
+
+    def shutdown(self) -> None:
+        for ctx in list(self._cancels.values()):
+            ctx.cancel.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)

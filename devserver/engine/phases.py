@@ -1,0 +1,264 @@
+"""The phases of the student's flow, each a sequence of stage calls with a checkpoint at every boundary.
+
+    stage2      Stage 1 (input + rules safety, translation, translation safety) and Stage 2 (interception,
+                every iteration checked)
+    optimize    the interception result (or the student's edit, checked) adapted to one output model
+    generation  per chosen output: Stage 3 on the exact text that goes to the generator, then Stage 4
+    execute     all of the above
+
+A phase raises `Blocked` or `Cancelled` or a `BackendError`; the orchestrator turns that into the run's
+terminal status. One output failing in a generation does not fail the others.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from devserver.backends.base import MediaRequest, Progress
+from devserver.engine import stages
+from devserver.engine.context import Blocked, PhaseContext
+from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
+from devserver.engine.run_state import OutputState
+from devserver.errors import BackendError, ValidationFailed
+from devserver.schemas.models import LlmChunk, OutputChunk
+
+PROMPT_NAMESPACE = uuid.UUID("5b1f7c1e-8f0e-4d6a-9a57-2f3c4d5e6f70")
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
+              "audio/mpeg": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/flac": "flac",
+              "audio/ogg": "ogg", "video/mp4": "mp4", "video/webm": "webm", "text/javascript": "js",
+              "text/plain": "txt"}
+
+
+def checkpoint(ctx: PhaseContext, name: str, text: str, stage: str, *, loop_iteration: int | None = None,
+               stage_iteration: int | None = None) -> Any:
+    """Run one safety checkpoint, record its verdict, and raise Blocked when it blocks."""
+    verdict = ctx.services.safety.check(name, text, ctx.state.safety_level)
+    item_type = "stage3_safety_check" if stage == "stage3" else "stage1_safety_check"
+    ctx.emit(item_type, stage=stage, content=None, stage_iteration=stage_iteration, loop_iteration=loop_iteration,
+             metadata={"checkpoint": name, **verdict.to_dict()})
+    if verdict.decision == "block":
+        raise Blocked(block_for(ctx, stage, name, verdict))
+    return verdict
+
+
+def block_for(ctx: PhaseContext, stage: str, name: str, verdict: Any) -> dict[str, Any]:
+    """Build the student-facing block (messages in every language) for a verdict."""
+    return {"stage": stage, "checkpoint": name, "category": verdict.category,
+            "message": {lang: ctx.services.safety.message(verdict, lang) for lang in ("de", "en")}}
+
+
+def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
+    """Stage 1 and the interception; leaves the result in state.interception."""
+    catalog, state = ctx.services.catalog, ctx.state
+    cfg = catalog.interception(req.schema_)
+    pipeline = catalog.pipeline(cfg.pipeline)
+    chunk = catalog.chunk(pipeline.chunks[0])
+    assert isinstance(chunk, LlmChunk)
+    config_context = cfg.context.get(req.lang) if cfg.context else ""
+    context = req.context_prompt if req.context_prompt is not None else config_context
+
+    ctx.enter("stage1", "safety")
+    ctx.emit("user_input_text", stage="stage1", content=req.input_text,
+             file=ctx.entity("input", req.input_text), metadata={"lang": req.lang})
+    checkpoint(ctx, "input", req.input_text, "stage1")
+    if req.context_prompt is not None and req.context_prompt != config_context:
+        ctx.emit("user_edit", stage="stage1", content=req.context_prompt,
+                 file=ctx.entity("rules", req.context_prompt), metadata={"field": "context_prompt"})
+        checkpoint(ctx, "rules", req.context_prompt, "stage1")
+    if not context.strip():
+        raise ValidationFailed("Write some rules for your own attitude first.", code="empty_rules")
+
+    ctx.enter("stage1", "translation")
+    translate_chunk = catalog.chunk("translate")
+    assert isinstance(translate_chunk, LlmChunk)
+    translation = stages.translate(ctx.services.chat, translate_chunk, req.input_text)
+    state.touch(translation=translation.text)
+    ctx.emit("translation_result", stage="stage1", content=translation.text,
+             file=ctx.entity("translation", translation.text), metadata=translation.record())
+    if translation.skipped is None:
+        checkpoint(ctx, "translation", translation.text, "stage1")
+
+    ctx.enter("stage2", "interception")
+    iterations = cfg.parameters.iterations or pipeline.iterations or 1
+    state.interception.update(task_instruction=chunk.task_instruction, context=context,
+                              input=translation.text, iterations=[], result=None)
+    state.touch(progress={"current": 0, "total": iterations})
+
+    def on_iteration(index: int, step: stages.TextStep) -> None:
+        state.interception["iterations"].append({"index": index, "language": step.language, "text": step.text})
+        state.touch(progress={"current": index, "total": iterations})
+        ctx.emit("interception_iteration", stage="stage2", content=step.text, stage_iteration=index,
+                 file=ctx.entity(f"interception_{index}", step.text), metadata=step.record())
+        checkpoint(ctx, "interception", step.text, "stage2", stage_iteration=index)
+        ctx.check_cancel()
+
+    outcome = stages.intercept(ctx.services.chat, chunk, context, translation.text, iterations=iterations,
+                               languages=cfg.parameters.languages, temperature=cfg.parameters.temperature,
+                               max_tokens=cfg.parameters.max_tokens, on_iteration=on_iteration)
+    state.interception["result"] = outcome.text
+    state.touch(stage="stage2", step="interception")
+    ctx.emit("interception_final", stage="stage2", content=outcome.text,
+             file=ctx.entity("interception", outcome.text),
+             metadata={"schema": cfg.id, "config_version": cfg.version, "iterations": len(outcome.iterations),
+                       "parts": {"task_instruction": chunk.task_instruction, "context": context,
+                                 "input": translation.text}})
+
+
+def edited(ctx: PhaseContext, original: str | None, text: str, field: str, stage: str,
+           loop_iteration: int | None = None) -> None:
+    """Record a student's edit of an intermediate text and check it like any other text."""
+    if original is not None and text == original:
+        return
+    ctx.emit("user_edit", stage=stage, content=text, loop_iteration=loop_iteration,
+             file=ctx.entity(f"edit_{field}", text), metadata={"field": field, "original": original})
+    checkpoint(ctx, "user_edit", text, stage, loop_iteration=loop_iteration)
+
+
+def run_optimize(ctx: PhaseContext, req: OptimizeRequest) -> None:
+    """Adapt the (possibly edited) interception result to one output model."""
+    state, catalog = ctx.state, ctx.services.catalog
+    output_chunk = catalog.output_chunk(req.output_config)
+    base = state.interception.get("result")
+    text = req.prompt if req.prompt is not None else base
+    if text is None:
+        raise ValidationFailed("This run has no interception result yet: send `prompt` or run stage2 first.",
+                               code="nothing_to_optimize")
+    ctx.enter("stage2", "optimization")
+    if req.prompt is not None:
+        edited(ctx, base, req.prompt, "interception_result", "stage2")
+    optimize_one(ctx, req.output_config, output_chunk, text)
+
+
+def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, text: str) -> str:
+    """Run the optimization step for one output and record it; return the optimized text."""
+    chunk = ctx.services.catalog.chunk("optimize")
+    assert isinstance(chunk, LlmChunk)
+    entry = {"instruction": output_chunk.optimization_instruction.get(ctx.state.lang)
+             if output_chunk.optimization_instruction else None, "input": text, "result": None,
+             "status": "running"}
+    ctx.state.optimizations[output_id] = entry
+    ctx.state.touch()
+    step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang)
+    entry.update(result=step.text, status="succeeded")
+    ctx.state.touch()
+    ctx.emit("optimization_result", stage="stage2", content=step.text,
+             file=ctx.entity(f"optimization_{output_id}", step.text),
+             metadata={"output_config": output_id, **step.record()})
+    return step.text
+
+
+def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
+    """Stages 3 and 4 for every chosen output; each output ends in its own status."""
+    state, catalog = ctx.state, ctx.services.catalog
+    chunks = {oid: catalog.output_chunk(oid) for oid in req.output_configs}  # unknown id → 404 before work
+    state.generation_count += 1
+    outputs = [OutputState(index=len(state.outputs) + i, output_config=oid, media_type=chunks[oid].media_type)
+               for i, oid in enumerate(req.output_configs)]
+    state.outputs.extend(outputs)
+    state.touch()
+    for loop, out in enumerate(outputs, start=1):
+        ctx.check_cancel()
+        try:
+            generate_one(ctx, req, out, chunks[out.output_config], loop)
+        except Blocked as blocked:
+            out.status, out.block = "blocked", blocked.block
+            ctx.emit("stage3_blocked", stage="stage3", loop_iteration=loop,
+                     metadata={"output_config": out.output_config, **blocked.block})
+        except BackendError as err:
+            out.status, out.error = "failed", {"code": err.code, "message": err.message}
+            ctx.emit("pipeline_error", stage="stage4", loop_iteration=loop,
+                     metadata={"output_config": out.output_config, "code": err.code, "message": err.message,
+                               "details": err.details})
+        finally:
+            out.queue_position = None
+            state.touch(queue_position=None)
+            ctx.persist()
+    ctx.check_cancel()
+    if outputs and all(o.status == "blocked" for o in outputs):
+        raise Blocked(outputs[0].block or {})
+    if outputs and all(o.status == "failed" for o in outputs):
+        first = outputs[0].error or {}
+        raise BackendError(first.get("message", "Every output failed."), code=first.get("code", "backend_error"))
+
+
+def final_text(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chunk: OutputChunk, loop: int) -> str:
+    """Return the exact text for one output: the student's edit, the optimization, or a fresh one."""
+    state = ctx.state
+    optimized = (state.optimizations.get(out.output_config) or {}).get("result")
+    edit = req.prompts.get(out.output_config) or req.prompt
+    if edit is not None:
+        edited(ctx, optimized or state.interception.get("result"), edit, f"prompt_{out.output_config}",
+               "stage3", loop)
+        return edit
+    if optimized is not None:
+        return optimized
+    base = state.interception.get("result") or state.translation or state.input_text
+    ctx.enter("stage2", "optimization")
+    return optimize_one(ctx, out.output_config, chunk, base)
+
+
+def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chunk: OutputChunk,
+                 loop: int) -> None:
+    """Stage 3 on the exact text for one output, then Stage 4; the file lands in the run folder."""
+    state, services = ctx.state, ctx.services
+    out.status = "running"
+    text = final_text(ctx, req, out, chunk, loop)
+
+    ctx.enter("stage3", "safety_check")
+    verdict = services.safety.stage3(text, state.safety_level)
+    ctx.emit("stage3_safety_check", stage="stage3", loop_iteration=loop,
+             metadata={"checkpoint": "stage3", "output_config": out.output_config, **verdict.to_dict()})
+    if verdict.decision == "block":
+        raise Blocked(block_for(ctx, "stage3", "stage3", verdict))
+    out.prompt, out.negative_prompt = verdict.positive_prompt, verdict.negative_prompt
+
+    cfg = services.catalog.output(out.output_config)
+    params = cfg.parameters
+    seed = req.seed if req.seed is not None else (params.seed if params.seed_policy == "fixed" else None)
+    out.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    job_id = str(uuid.uuid5(PROMPT_NAMESPACE, f"{state.run_id}:{state.generation_count}:{out.index}"))
+    request = MediaRequest(prompt=out.prompt, negative_prompt=out.negative_prompt or "", seed=out.seed,
+                           width=params.width, height=params.height, steps=params.steps, cfg=params.cfg,
+                           duration=params.duration, job_id=job_id, chunk=chunk)
+
+    ctx.enter("stage4", "generation")
+    services.before_media(chunk)
+
+    def on_progress(progress: Progress) -> None:
+        out.progress = {"current": progress.current, "total": progress.total}
+        state.touch(progress=out.progress)
+
+    def on_queue(position: int) -> None:
+        out.queue_position = position
+        state.touch(queue_position=position)
+
+    result = services.router.generate(chunk.backend, request, on_progress=on_progress, cancel=ctx.cancel,
+                                      on_queue=on_queue)
+    if chunk.media_type == "code":
+        code_verdict = services.safety.check("code", result.files[0].data.decode("utf-8", "replace"),
+                                             state.safety_level)
+        if code_verdict.decision == "block":
+            raise Blocked(block_for(ctx, "stage4", "code", code_verdict))
+    media = result.files[0]
+    ext = EXTENSIONS.get(media.mime, media.name.rpartition(".")[2] or "bin")
+    out.file = ctx.entity(f"output_{chunk.media_type}", media.data, ext)
+    out.mime, out.model, out.backend = media.mime, result.model_used, result.backend
+    out.url = f"/api/media/{chunk.media_type}/{state.run_id}/{out.index}"
+    out.status = "succeeded"
+    out.progress = out.progress or {"current": 1, "total": 1}
+    ctx.emit(f"output_{chunk.media_type}", stage="stage4", media_type=chunk.media_type, loop_iteration=loop,
+             file=out.file, metadata={"output_config": out.output_config, "index": out.index, "seed": out.seed,
+                                      "prompt": out.prompt, "negative_prompt": out.negative_prompt,
+                                      "mime": media.mime, **result.record()})
+
+
+def run_execute(ctx: PhaseContext, req: ExecuteRequest) -> None:
+    """All four stages: interception, then optimization and generation for every chosen output."""
+    run_stage2(ctx, req)
+    generation = GenerationRequest(run_id=ctx.state.run_id, output_configs=req.output_configs, seed=req.seed,
+                                   lang=req.lang)
+    run_generation(ctx, generation)
+
+
+PHASES = {"stage2": run_stage2, "optimize": run_optimize, "generation": run_generation, "execute": run_execute}

@@ -1,0 +1,98 @@
+"""Request bodies of the pipeline endpoints (validated at the boundary, `extra="forbid"`).
+
+Field names keep the original system's: `schema`, `input_text`, `context_prompt`, `output_config(s)`,
+`prompt`, `seed`, `run_id`, `safety_level`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from devserver.recorder.run_id import RUN_ID_RE
+
+Level = Literal["kids", "youth", "adult", "research"]
+Lang = Literal["de", "en"]
+TEXT_MAX = 5000
+RULES_MAX = 10000
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    def fingerprint(self) -> str:
+        """Return a hash of the request, to recognise a retried POST."""
+        data = self.model_dump(mode="json", exclude={"lang"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Stage2Request(Body):
+    """Stage 1 (safety, translation) and Stage 2 (interception) for a student's idea."""
+
+    schema_: str = Field(alias="schema", min_length=1, max_length=64)
+    input_text: str = Field(min_length=1, max_length=TEXT_MAX)
+    context_prompt: str | None = Field(default=None, max_length=RULES_MAX)
+    run_id: str | None = Field(default=None, pattern=RUN_ID_RE.pattern)
+    safety_level: Level | None = None
+    lang: Lang = "de"
+    session: str | None = Field(default=None, max_length=64)
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+class OptimizeRequest(Body):
+    """Optimization of the interception result (or an edited text) for one output model."""
+
+    run_id: str = Field(pattern=RUN_ID_RE.pattern)
+    output_config: str = Field(min_length=1, max_length=64)
+    prompt: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
+    lang: Lang = "de"
+
+
+class GenerationRequest(Body):
+    """Stages 3–4 for one or several outputs; texts may be edited, the seed chosen."""
+
+    run_id: str | None = Field(default=None, pattern=RUN_ID_RE.pattern)
+    output_config: str | None = Field(default=None, min_length=1, max_length=64)
+    output_configs: list[str] = Field(default_factory=list, max_length=8)
+    prompt: str | None = Field(default=None, min_length=1, max_length=TEXT_MAX)
+    prompts: dict[str, str] = Field(default_factory=dict)
+    seed: int | None = Field(default=None, ge=0, le=2**53)
+    safety_level: Level | None = None
+    lang: Lang = "de"
+
+    @model_validator(mode="after")
+    def _outputs(self) -> "GenerationRequest":
+        ids = list(self.output_configs)
+        if self.output_config and self.output_config not in ids:
+            ids.insert(0, self.output_config)
+        if not ids:
+            raise ValueError("name at least one output in output_config or output_configs")
+        self.output_configs = ids
+        self.output_config = None
+        if self.run_id is None and self.prompt is None and not self.prompts:
+            raise ValueError("without a run_id, send the prompt to generate from")
+        if any(len(p) > TEXT_MAX or not p.strip() for p in self.prompts.values()):
+            raise ValueError(f"every entry of prompts must have 1..{TEXT_MAX} characters")
+        return self
+
+
+class ExecuteRequest(Stage2Request):
+    """All four stages in one call."""
+
+    output_config: str | None = Field(default=None, min_length=1, max_length=64)
+    output_configs: list[str] = Field(default_factory=list, max_length=8)
+    seed: int | None = Field(default=None, ge=0, le=2**53)
+
+    @model_validator(mode="after")
+    def _outputs(self) -> "ExecuteRequest":
+        ids = list(self.output_configs)
+        if self.output_config and self.output_config not in ids:
+            ids.insert(0, self.output_config)
+        if not ids:
+            raise ValueError("name at least one output in output_config or output_configs")
+        self.output_configs = ids
+        self.output_config = None
+        return self

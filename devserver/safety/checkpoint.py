@@ -1,0 +1,181 @@
+"""The checkpoints the orchestrator calls; each returns a typed verdict for the record.
+
+Decision order for a text at a level:
+
+1. fast filter: `block` → blocked (method `fast_filter`); no hit → allowed (`fast_filter`);
+2. an ambiguous hit (`verify`):
+   * conservative verifier at kids/youth → blocked without asking the model (`conservative`);
+   * otherwise the verify model decides (`llm`);
+   * the model fails or answers garbage → kids/youth: blocked, category `unchecked_blocked`;
+     adult/research: allowed and recorded as `unchecked`.
+
+Stage 3 additionally produces the generator's positive and negative prompts (see `check_stage3`).
+Pure functions: the policy and the chat callable come in through the `Verifier`.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from devserver.safety.filter import FilterResult, decide
+from devserver.safety.levels import check_level, fails_closed
+from devserver.safety.verifier import Judgement, Unchecked, Verifier
+
+UNCHECKED_BLOCKED = "unchecked_blocked"
+# String literals and comments of generated code (JS/Python): where words meant for people live.
+_CODE_TEXT = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`(?:\\.|[^`\\])*`|//[^\n]*|/\*.*?\*/|#[^\n]*',
+                        re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one checkpoint decided, and how (kept in the run record)."""
+
+    checkpoint: str
+    level: str
+    decision: str  # allow | block
+    method: str  # fast_filter | llm | conservative | unchecked
+    category: str  # "none" when nothing harmful was found
+    matched_terms: tuple[str, ...]
+    latency_ms: float
+    model: str | None
+    teacher_reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-safe record."""
+        out = asdict(self)
+        out["matched_terms"] = list(self.matched_terms)
+        out["latency_ms"] = round(self.latency_ms, 2)
+        return out
+
+
+@dataclass(frozen=True)
+class Stage3Verdict(Verdict):
+    """A Stage 3 verdict with the prompts that go to the generator."""
+
+    positive_prompt: str = ""
+    negative_prompt: str = ""
+
+
+def _verdict(name: str, level: str, started: float, found: FilterResult, decision: str, method: str,
+             category: str, reason: str, model: str | None = None) -> Verdict:
+    return Verdict(checkpoint=name, level=level, decision=decision, method=method, category=category,
+                   matched_terms=found.matched_terms, latency_ms=(time.perf_counter() - started) * 1000,
+                   model=model, teacher_reason=reason)
+
+
+def _from_filter(name: str, text: str, level: str, verifier: Verifier, found: FilterResult,
+                 started: float) -> Verdict:
+    """Decide a text from its fast-filter result, asking the verify model where that is needed."""
+    hits = found.describe()
+    if found.outcome == "allow":
+        return _verdict(name, level, started, found, "allow", "fast_filter", "none", hits)
+    if found.outcome == "block":
+        return _verdict(name, level, started, found, "block", "fast_filter", found.category, f"term list: {hits}")
+    if verifier.conservative and fails_closed(level):
+        return _verdict(name, level, started, found, "block", "conservative", found.category,
+                        f"ambiguous term at {level}; the verify model is not trusted to clear it "
+                        f"(conservative mode): {hits}")
+    try:
+        judged = verifier.judge(text, level, found)
+    except Unchecked as exc:
+        return _unchecked(name, level, started, found, exc)
+    if judged.safe:
+        return _verdict(name, level, started, found, "allow", "llm", "none",
+                        f"model cleared: {judged.reason} | {hits}", judged.model)
+    return _verdict(name, level, started, found, "block", "llm", _category(judged, found),
+                    f"model: {judged.reason} | {hits}", judged.model)
+
+
+def _unchecked(name: str, level: str, started: float, found: FilterResult, exc: Unchecked) -> Verdict:
+    if fails_closed(level):
+        return _verdict(name, level, started, found, "block", "unchecked", UNCHECKED_BLOCKED,
+                        f"could not be checked, blocked at {level} (fail-closed): {exc.reason} | {found.describe()}",
+                        exc.model)
+    return _verdict(name, level, started, found, "allow", "unchecked", found.category,
+                    f"could not be checked, allowed at {level}: {exc.reason} | {found.describe()}", exc.model)
+
+
+def _category(judged: Judgement, found: FilterResult) -> str:
+    if judged.category != "none":
+        return judged.category
+    return found.category if found.category != "none" else "other"
+
+
+def check_text(name: str, text: str, level: str, verifier: Verifier) -> Verdict:
+    """Check any text at a named checkpoint."""
+    started = time.perf_counter()
+    check_level(level)
+    return _from_filter(name, text, level, verifier, verifier.policy.filter.assess(text, level), started)
+
+
+def check_input(text: str, level: str, verifier: Verifier, checkpoint: str = "input") -> Verdict:
+    """Check the student's idea (or, with checkpoint="rules", the student's own rules text)."""
+    return check_text(checkpoint, text, level, verifier)
+
+
+def check_translation(text: str, level: str, verifier: Verifier) -> Verdict:
+    """Check the English translation (terms hidden in another language surface here)."""
+    return check_text("translation", text, level, verifier)
+
+
+def check_interception(text: str, level: str, verifier: Verifier) -> Verdict:
+    """Check one interception output (model-written text is checked like student text)."""
+    return check_text("interception", text, level, verifier)
+
+
+def check_code(code: str, level: str, verifier: Verifier) -> Verdict:
+    """Check generated code: §86a terms anywhere, everything else in its strings and comments only.
+
+    Identifiers such as `ss` or `shoot()` are ordinary code; what a viewer reads sits in literals."""
+    started = time.perf_counter()
+    check_level(level)
+    filt = verifier.policy.filter
+    readable = "\n".join(m.group() for m in _CODE_TEXT.finditer(code))
+    strong = [h for h in filt.scan(code) if h.term.category == "p86a" and h.term.action(level) == "block"]
+    literal_hits = filt.scan(readable)
+    found = decide(strong + [h for h in literal_hits if h.term not in {s.term for s in strong}], level)
+    return _from_filter("code", readable, level, verifier, found, started)
+
+
+def check_stage3(text: str, level: str, verifier: Verifier) -> Stage3Verdict:
+    """Check the exact text for one generator and produce its positive and negative prompts.
+
+    Conservative mode: no model call for texts without a hit (the text itself becomes the prompt, with
+    the level's default negative prompt), and flagged texts block at kids/youth whatever a model says.
+    Otherwise the Stage 3 model judges and writes the prompts; its positive prompt passes the fast
+    filter again, and an empty prompt falls back to the original text."""
+    started = time.perf_counter()
+    check_level(level)
+    found = verifier.policy.filter.assess(text, level)
+    default_negative = verifier.policy.negative_prompt(level)
+
+    def done(base: Verdict, positive: str = "", negative: str = "") -> Stage3Verdict:
+        if base.decision == "allow":
+            positive, negative = positive or text, negative or default_negative
+        return Stage3Verdict(**{f.name: getattr(base, f.name) for f in fields(Verdict)},
+                             positive_prompt=positive, negative_prompt=negative)
+
+    if found.outcome == "block" or (verifier.conservative and found.outcome == "verify" and fails_closed(level)):
+        return done(_from_filter("stage3", text, level, verifier, found, started))
+    if verifier.conservative and found.outcome == "allow":
+        return done(_verdict("stage3", level, started, found, "allow", "conservative", "none",
+                             "no term matched; conservative mode: the Stage 3 model is not consulted, "
+                             "the text is the prompt"))
+    try:
+        judged = verifier.stage3(text, level, found)
+    except Unchecked as exc:
+        return done(_unchecked("stage3", level, started, found, exc))
+    if not judged.safe:
+        return done(_verdict("stage3", level, started, found, "block", "llm", _category(judged, found),
+                             f"model: {judged.reason} | {found.describe()}", judged.model))
+    positive, note = judged.positive_prompt.strip(), ""
+    if verifier.conservative:  # a tiny model's judgement may stand, its rewrite does not
+        positive, note = "", "; conservative mode: original text kept as prompt"
+    elif positive and verifier.policy.filter.assess(positive, level).outcome != "allow":
+        positive, note = "", "; the model's prompt tripped the term filter, original text kept"
+    return done(_verdict("stage3", level, started, found, "allow", "llm", "none",
+                         f"model cleared: {judged.reason}{note} | {found.describe()}", judged.model),
+                positive, "" if verifier.conservative else judged.negative_prompt.strip())

@@ -1,0 +1,365 @@
+"""The fast term filter: every term list compiled into lookups, one pass per text, no model.
+
+Matching modes (per term, see `terms.py`):
+
+* `word`     the whole word, with an inflection ending ("Massaker" → "Massakern"); a multi-word term
+             matches its words in sequence or written together ("Sieg Heil", "sieg-heil", "SiegHeil");
+* `token`    the exact short word, doubles kept ("SS", "HH");
+* `prefix`   the start of a word ("suizid" → "Suizidgedanken");
+* `compound` anywhere inside a word or across a split word ("Hakenkreuzfahne", "Haken kreuz") — only
+             for long, unmistakable terms, so that "Heilpflanzen" or "Kreuzfahrt" never match;
+* `number`   digits as written, alone or joined by separators ("88", "14/88"), never inside a decimal.
+
+All words are found by dictionary lookups on precomputed keys (inflected forms expanded at load time),
+compound and prefix terms by one trie-shaped regular expression over the text's concatenated keys, and
+misspellings by the deletion index in `fuzzy.py`. A hit then passes the term's context rules
+(`needs_with`, `clear_with`, counts such as "88 Tasten") and becomes, per level, a block, a question
+for the verifier, or nothing.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from devserver.safety.fuzzy import MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
+from devserver.safety.levels import LEVELS
+from devserver.safety.normalize import SUFFIXES, Tokens, fold, has_umlaut, tokenize
+from devserver.safety.terms import Term
+
+# Most serious first: the verdict names the most serious category found.
+CATEGORY_PRIORITY = ("p86a", "self_harm", "sexual", "violence_graphic", "weapons", "drugs", "hate")
+# Words after a number that do not make it a count ("88 und HH" is no quantity).
+_FUNCTION_WORDS = frozenset(
+    "und oder mit auf im in an als am ist sind der die das den dem des ein eine einer zu von fur bei "
+    "and or with on in at as is are the a an to of for by from"
+    .split())
+_ESCALATION = "combination"
+LONG_TERM = 8  # compound terms at least this long may also start a longer, split-up compound
+MIN_INFLECTED = 5  # shorter word terms get no automatic inflection endings
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One term found in a text."""
+
+    term: Term
+    found: str  # the text's key(s) that matched
+    fuzzy: bool = False
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """The fast filter's outcome for one text at one level."""
+
+    level: str
+    outcome: str  # allow | verify | block
+    hits: tuple[Hit, ...] = ()  # only the hits that matter at this level
+    category: str = "none"
+
+    @property
+    def matched_terms(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(h.term.term for h in self.hits))
+
+    def describe(self) -> str:
+        """Return a technical one-line account of the hits (for the teacher record)."""
+        if not self.hits:
+            return "no term matched"
+        parts = [f"{h.term.term!r} ({h.term.source}/{h.term.category}, {h.term.action(self.level)}"
+                 f"{', fuzzy' if h.fuzzy else ''}, found {h.found!r})" for h in self.hits]
+        return "; ".join(parts)
+
+
+@dataclass
+class _Phrase:
+    words: tuple[str, ...]
+    term: Term
+    open_end: bool  # the last word may continue (prefix/compound terms)
+    last_forms: frozenset[str] = frozenset()  # the last word with its inflection endings
+
+    def __post_init__(self) -> None:
+        self.last_forms = frozenset(fold(self.words[-1] + s) for s in SUFFIXES)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Context words of one rule, precompiled: single words with their inflected forms, and phrases."""
+
+    words: frozenset[str]
+    phrases: tuple[str, ...]
+
+    @classmethod
+    def of(cls, phrases: tuple[tuple[str, ...], ...]) -> "_Context | None":
+        if not phrases:
+            return None
+        words: set[str] = set()
+        for phrase in (p for p in phrases if len(p) == 1):
+            word = phrase[0]
+            words.add(word)
+            words.update(fold(word + s) for s in SUFFIXES)
+            words.update(word[:-len(s)] for s in SUFFIXES if word.endswith(s) and len(word) > len(s) + 2)
+        return cls(frozenset(words), tuple(" " + " ".join(p) + " " for p in phrases if len(p) > 1))
+
+    def present(self, tokens: Tokens) -> bool:
+        """Tell whether any of the words or phrases occurs in the text."""
+        if not self.words.isdisjoint(tokens.key_set()):
+            return True
+        return bool(self.phrases) and any(p in tokens.spaced for p in self.phrases)
+
+
+@dataclass
+class _Found:
+    tokens: Tokens
+    hits: dict[Term, Hit] = field(default_factory=dict)
+    counted: set[Term] = field(default_factory=set)  # number terms used as a count ("88 Tasten")
+
+    def add(self, term: Term, found: str, fuzzy: bool = False) -> None:
+        if term not in self.hits or (self.hits[term].fuzzy and not fuzzy):
+            self.hits[term] = Hit(term, found, fuzzy)
+
+
+def _trie_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Compile words into one regex shaped like a trie (shared prefixes tested once, longest first)."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and "" not in node else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(f"(?=({build(trie)}))") if trie else None
+
+
+class TermFilter:
+    """All term lists, compiled for matching."""
+
+    def __init__(self, terms: list[Term]):
+        self.terms = terms
+        self._exact: dict[str, list[Term]] = {}
+        self._numbers: dict[str, list[Term]] = {}
+        self._inside: dict[str, list[tuple[Term, str]]] = {}  # compound/prefix keys for the regex
+        self._phrases: dict[str, list[_Phrase]] = {}
+        fuzzy_single: list[tuple[str, Term]] = []
+        fuzzy_joined: list[tuple[str, Term]] = []
+        self._context: dict[Term, tuple[_Context | None, _Context | None]] = {}
+        self._exact_raw: dict[str, list[Term]] = {}
+        for term in terms:
+            for keys in term.keys:
+                self._index(term, keys, fuzzy_single, fuzzy_joined)
+            if term.match in ("word", "token") and not term.fuzzy:
+                for raws in term.raws:
+                    for form in _inflected("".join(raws), term.match):
+                        self._exact_raw.setdefault(form, []).append(term)
+            if term.needs_with or term.clear_with:
+                self._context[term] = (_Context.of(term.needs_with), _Context.of(term.clear_with))
+        self._pattern = _trie_pattern(self._inside)
+        self._fuzzy = FuzzyIndex(fuzzy_single + fuzzy_joined)
+        self._fuzzy_single = FuzzyIndex(fuzzy_single)  # for two words written apart ("haken kreutz")
+
+    def _index(self, term: Term, keys: tuple[str, ...], fuzzy_single: list, fuzzy_joined: list) -> None:
+        if term.match == "number":
+            self._numbers.setdefault("".join(keys), []).append(term)
+            return
+        if len(keys) > 1:
+            self._phrases.setdefault(keys[0], []).append(_Phrase(keys, term, term.match in ("prefix", "compound")))
+        # Written together, a phrase with a short word ("SS-Rune", "Waffen-SS") must keep that word's
+        # doubles ("ssrune", never "srune") and start a word, and gets no fuzzy matching: otherwise
+        # "Waffenschrank", "Landsmann", "Soldaten" or "Uniform" would come within reach.
+        short = len(keys) > 1 and any(len(k) <= 3 for k in keys)
+        refold = (lambda form: form) if short else fold
+        joined_forms = {"".join(keys)} if short else {"".join(keys), fold("".join(keys))}
+        if term.match in ("word", "token"):
+            if not term.fuzzy:  # matched on the words as written, see _exact_raw
+                return
+            for form in joined_forms:
+                for inflected in _inflected(form, term.match, refold):
+                    self._exact.setdefault(inflected, []).append(term)
+        else:
+            mode = "prefix" if short else term.match
+            for form in joined_forms:
+                self._inside.setdefault(form, []).append((term, mode))
+        if term.fuzzy and term.match != "token" and not short:
+            (fuzzy_single if len(keys) == 1 else fuzzy_joined).append((fold("".join(keys)), term))
+
+    # -- scanning -------------------------------------------------------------------------------------
+
+    def scan(self, text: str) -> list[Hit]:
+        """Return every hit in the text that survives its context rules (level-independent).
+
+        Umlauts are read as digraphs ("Blüte" is not "Blute"); a text with umlauts is also read without
+        the dots for §86a terms only, because dots added to a symbol's name ("SS-Rünen") are a disguise."""
+        hits = self._scan(tokenize(text))
+        if has_umlaut(text):
+            seen = {hit.term for hit in hits}
+            hits += [hit for hit in self._scan(tokenize(text, plain=True))
+                     if hit.term.category == "p86a" and hit.term not in seen]
+        return hits
+
+    def _scan(self, tokens: Tokens) -> list[Hit]:
+        found = _Found(tokens)
+        exact, exact_raw = self._exact, self._exact_raw
+        for key, raw in zip(tokens.keys, tokens.raws):
+            for term in exact.get(key, ()):
+                found.add(term, key)
+            for term in exact_raw.get(raw, ()):
+                found.add(term, raw)
+        for key in tokens.alternatives:
+            for term in exact.get(key, ()):
+                found.add(term, key)
+        self._scan_inside(found)
+        self._scan_phrases(found)
+        self._scan_numbers(found)
+        self._scan_fuzzy(found)
+        survivors = [hit for hit in found.hits.values() if self._in_context(hit, found)]
+        if len({hit.term for hit in survivors if hit.term.escalate}) < 2:
+            # A lone code before a noun is a count ("88 Tasten"); next to a second code ("HH 88 Graffiti") it is not.
+            survivors = [hit for hit in survivors if hit.term not in found.counted]
+        return survivors
+
+    def _scan_inside(self, found: _Found) -> None:
+        if self._pattern is None:
+            return
+        tokens = found.tokens
+        joined, starts, keys = tokens.joined, tokens.starts, tokens.keys
+        for match in self._pattern.finditer(joined):
+            key = match.group(1)
+            begin, end = match.start(), match.start() + len(key)
+            index = tokens.token_at(begin)
+            at_start = starts[index] == begin
+            within = end <= starts[index] + len(keys[index])
+            if not within and not _spans_words(tokens, key, begin, end, at_start):
+                continue
+            for term, mode in self._inside[key]:
+                if mode == "prefix" and not at_start:
+                    continue
+                found.add(term, key)
+        for alternative in tokens.alternatives:
+            for match in self._pattern.finditer(alternative):
+                for term, mode in self._inside[match.group(1)]:
+                    if mode == "compound" or match.start() == 0:
+                        found.add(term, match.group(1))
+
+    def _scan_phrases(self, found: _Found) -> None:
+        keys = found.tokens.keys
+        for i, key in enumerate(keys):
+            for phrase in self._phrases.get(key, ()):
+                if phrase.term in found.hits and not found.hits[phrase.term].fuzzy:
+                    continue
+                fuzzy = _phrase_at(keys, i, phrase)
+                if fuzzy is not None:
+                    found.add(phrase.term, " ".join(keys[i:i + len(phrase.words)]), fuzzy)
+
+    def _scan_numbers(self, found: _Found) -> None:
+        for run in found.tokens.numbers:
+            candidates = set(run.parts)
+            candidates.update(a + b for a, b in zip(run.parts, run.parts[1:]))
+            candidates.add("".join(run.parts))
+            counted = (len(run.next_word) >= 3 and run.next_word not in _FUNCTION_WORDS
+                       and fold(run.next_word) not in self._exact)
+            for digits in candidates:
+                for term in self._numbers.get(digits, ()):
+                    found.add(term, digits)
+                    if counted and term.quantity_clears and digits == run.parts[-1]:
+                        found.counted.add(term)
+
+    def _scan_fuzzy(self, found: _Found) -> None:
+        keys = found.tokens.keys
+        for i, key in enumerate(keys):
+            if len(key) < MIN_LENGTH - 1 or key in self._exact or not key.isalpha():
+                continue
+            for _, term in self._fuzzy.lookup(key):
+                found.add(term, key, fuzzy=True)
+        for first, second in zip(keys, keys[1:]):  # a word split in two ("haken kreutz")
+            if len(first) + len(second) < MIN_LENGTH - 1 or not (first.isalpha() and second.isalpha()):
+                continue
+            pair = first + (second[1:] if first[-1] == second[0] else second)
+            for _, term in self._fuzzy_single.lookup(pair):
+                found.add(term, f"{first} {second}", fuzzy=True)
+
+    def _in_context(self, hit: Hit, found: _Found) -> bool:
+        needs, clears = self._context.get(hit.term, (None, None))
+        if needs is not None and not needs.present(found.tokens):
+            return False
+        return clears is None or not clears.present(found.tokens)
+
+    # -- deciding -------------------------------------------------------------------------------------
+
+    def assess(self, text: str, level: str) -> FilterResult:
+        """Scan a text and decide at one level: block, verify (ask the model) or allow."""
+        return decide(self.scan(text), level)
+
+
+def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:
+    """Return a word term with its inflection endings; words under 5 letters get none (beer → Beere, wine →
+    winner, Wein → weinen would follow), they list their inflected forms as variants instead."""
+    if match != "word" or len(form) < MIN_INFLECTED:
+        return [form]
+    return [form] + [refold(form + ending) for ending in SUFFIXES]
+
+
+def _spans_words(tokens: Tokens, key: str, begin: int, end: int, at_start: bool) -> bool:
+    """Accept a match across words only if it starts a word and ends one — or an inflected or
+    compounded last word when the term is long enough to be unmistakable ("Haken-Kreuzfahne" but not
+    "hit lerne")."""
+    if not at_start:
+        return False
+    last = tokens.token_at(end - 1)
+    rest = tokens.keys[last][end - tokens.starts[last]:]
+    return not rest or rest in SUFFIXES or len(key) >= LONG_TERM
+
+
+def _phrase_at(keys: list[str], i: int, phrase: _Phrase) -> bool | None:
+    """Return None if the phrase does not start at keys[i], else whether the match needed a fuzzy step."""
+    words = phrase.words
+    if i + len(words) > len(keys):
+        return None
+    fuzzy = False
+    for j in range(1, len(words)):
+        word, key = words[j], keys[i + j]
+        if key == word:
+            continue
+        last = j == len(words) - 1
+        if last and (phrase.open_end and key.startswith(word) or key in phrase.last_forms):
+            continue
+        limit = allowed_distance(len(word))
+        if limit and osa_distance(key, word, limit) <= limit or _swapped(key, word):
+            fuzzy = True
+            continue
+        return None
+    return fuzzy
+
+
+def _swapped(key: str, word: str) -> bool:
+    """Tell whether key is word with two neighbouring letters swapped ("hiel" for "heil"), for words of 4+
+    letters too short for edit-distance matching (a swap never turns "heil" into "weil" or "teil")."""
+    if len(key) != len(word) or len(word) < 4:
+        return False
+    diff = [i for i in range(len(word)) if key[i] != word[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and key[diff[0]] == word[diff[1]] and key[diff[1]] == word[diff[0]]
+
+
+def decide(hits: list[Hit], level: str) -> FilterResult:
+    """Turn hits into the outcome at one level (including the two-escalating-codes rule)."""
+    relevant = [h for h in hits if h.term.action(level) != "allow"]
+    escalating = sorted({h.term.term for h in hits if h.term.escalate})
+    if len(escalating) >= 2:
+        combo = Term(term=" + ".join(escalating), source=_ESCALATION, category="p86a", match=_ESCALATION, keys=(),
+                     actions={lv: "block" for lv in LEVELS}, fuzzy=False, clear_with=(), needs_with=(),
+                     escalate=False, quantity_clears=False)
+        relevant.insert(0, Hit(combo, ", ".join(escalating)))
+    if not relevant:
+        return FilterResult(level, "allow")
+    blocking = [h for h in relevant if h.term.action(level) == "block"]
+    outcome = "block" if blocking else "verify"
+    pool = blocking or relevant
+    category = min((h.term.category for h in pool), key=CATEGORY_PRIORITY.index)
+    ordered = sorted(relevant, key=lambda h: (h.term.action(level) != "block",
+                                              CATEGORY_PRIORITY.index(h.term.category)))
+    return FilterResult(level, outcome, tuple(ordered), category)

@@ -1,0 +1,200 @@
+"""Turn a text into comparison keys that defeat the usual obfuscations.
+
+Terms and texts go through the same function, so a term matches whatever spelling folds to the same key:
+
+* case (casefold, so ß → ss); German umlauts become digraphs (ä → ae), other diacritics go (é → e);
+  a term with an umlaut is also stored without it (`spellings`), so "Führer", "Fuehrer" and "Fuhrer"
+  all match while "Blüte" (bluete) never reads as "blute"; Cyrillic/Greek look-alikes and full-width
+  forms map to Latin; zero-width characters disappear;
+* leetspeak inside words (h4k3nkr3uz, H@kenkreuz, $wastika, h1tler): only in tokens that mix letters with
+  digits or symbols, because a pure number is a number (88 stays 88 — number codes are matched on digits);
+* letters spelt apart ("s w a s t i k a", "S.S.", "h-a-k-e-n-k-r-e-u-z"): runs of single characters join;
+* repeated letters ("swaaastika", "Hitttler") collapse — except in keys of three characters or fewer,
+  where doubles carry meaning (SS, HH).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+# Look-alikes NFKD does not fold: Cyrillic and Greek letters, ligatures, stroked letters, symbols.
+_LOOKALIKE = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ɡ": "g", "ո": "n",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ω": "w", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "ð": "d",
+    "þ": "th", "€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r",
+    "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None, "\u00ad": None,
+})
+_UMLAUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+_PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
+_UMLAUT_RE = re.compile("[äöüÄÖÜ]")
+_LEET = str.maketrans("01345789@$!", "oieastbgasi")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[a-z0-9@$!]+")  # a decimal number is one token, never a code
+# "hh88", "88er": a word glued to a number at its start or end (digits inside a word are leetspeak: "h31l")
+_DIGITS_BLOCK = re.compile(r"^([a-z]+)(\d{2,})$|^(\d{2,})([a-z]+)$")
+_REPEAT = re.compile(r"(.)\1+")
+# A number, or numbers joined by separators ("14/88", "1 4 8 8"); never part of a decimal ("14.88").
+_NUMBER_RUN = re.compile(r"(?<!\d)(?<!\d[.,])\d+(?:[ /|_\-]+\d+)*(?!\d|[.,]\d)")
+_NEXT_WORD = re.compile(r"[^a-z0-9]*([a-z]+)")
+_HAS_DIGIT = re.compile(r"\d").search
+_SHORT = 3  # keys this short keep their doubled letters
+
+
+def prepare(text: str, plain: bool = False) -> str:
+    """Return the text casefolded, with diacritics, look-alikes and invisible characters folded to ASCII.
+
+    Umlauts become digraphs (ä → ae), or with `plain` bare vowels (ä → a)."""
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    umlauts = _PLAIN if plain else _UMLAUT
+    composed = unicodedata.normalize("NFC", folded).translate(umlauts).translate(_LOOKALIKE)
+    decomposed = unicodedata.normalize("NFKD", composed).casefold()
+    return decomposed.translate(_LOOKALIKE).encode("ascii", "ignore").decode("ascii")
+
+
+def has_umlaut(text: str) -> bool:
+    """Tell whether a text contains ä, ö or ü (composed or not)."""
+    return _UMLAUT_RE.search(unicodedata.normalize("NFC", text)) is not None if not text.isascii() else False
+
+
+def fold(word: str) -> str:
+    """Return the comparison key of one processed token (repeated letters collapsed)."""
+    if len(word) <= _SHORT or not word[0].isalpha():  # short codes keep doubles; numbers stay as written
+        return word
+    return _REPEAT.sub(r"\1", word)
+
+
+@dataclass
+class NumberRun:
+    """Digits as written: the numbers of one run and the word that follows the run (for "88 Tasten")."""
+
+    parts: tuple[str, ...]
+    next_word: str
+
+
+@dataclass
+class Tokens:
+    """A text as keys: per-token keys, their concatenation with offsets, number runs and 1→l variants."""
+
+    raws: list[str]
+    keys: list[str]
+    numbers: list[NumberRun] = field(default_factory=list)
+    alternatives: list[str] = field(default_factory=list)
+    _joined: str | None = None
+    _starts: list[int] | None = None
+    _key_set: set[str] | None = None
+
+    @property
+    def joined(self) -> str:
+        """Return all keys concatenated (so "haken kreuz" reads as "hakenkreuz")."""
+        if self._joined is None:
+            self._joined = "".join(self.keys)
+        return self._joined
+
+    @property
+    def starts(self) -> list[int]:
+        """Return the offset in `joined` where each key begins."""
+        if self._starts is None:
+            offsets, at = [], 0
+            for key in self.keys:
+                offsets.append(at)
+                at += len(key)
+            self._starts = offsets
+        return self._starts
+
+    def token_at(self, offset: int) -> int:
+        """Return the index of the key that contains `offset` of `joined`."""
+        return bisect_right(self.starts, offset) - 1
+
+    @property
+    def spaced(self) -> str:
+        """Return the keys joined by single spaces, padded (for multi-word context phrases)."""
+        return " " + " ".join(self.keys) + " "
+
+    def key_set(self) -> set[str]:
+        """Return the set of keys (for context-word lookups)."""
+        if self._key_set is None:
+            self._key_set = set(self.keys)
+        return self._key_set
+
+
+# Inflection endings a word term may carry (German and English); matched by pre-expanding the term keys.
+SUFFIXES = ("e", "en", "er", "es", "em", "n", "s", "ern", "ens", "ed", "ing", "d")
+
+
+def _join_singles(raw: list[str]) -> list[str]:
+    """Join runs of single characters: ["s", "w", "a"] → ["swa"]."""
+    out: list[str] = []
+    run: list[str] = []
+    for tok in raw:
+        if len(tok) == 1:
+            run.append(tok)
+            continue
+        if run:
+            out.append("".join(run))
+            run = []
+        out.append(tok)
+    if run:
+        out.append("".join(run))
+    return out
+
+
+def _process(tok: str, out: list[str], alternatives: list[str]) -> None:
+    """Append the processed form(s) of one raw token: words as they are, leetspeak decoded, glued numbers split."""
+    if tok.isalpha() or tok.isdigit():
+        out.append(tok)
+        return
+    tok = tok.strip("!")
+    if not tok:
+        return
+    glued = _DIGITS_BLOCK.match(tok)
+    if glued:
+        out.extend(part for part in glued.groups() if part)
+        return
+    if "." in tok or "," in tok:  # a decimal number (the only token with a mark): no leetspeak, no code
+        out.append(tok)
+        return
+    decoded = tok.translate(_LEET)
+    out.append(decoded)
+    if "1" in tok:  # 1 stands for l as often as for i
+        alternatives.append(tok.replace("1", "l").translate(_LEET))
+
+
+def tokenize(text: str, plain: bool = False) -> Tokens:
+    """Split a text into comparison keys (see the module docstring); `plain` drops umlaut dots (ä → a)."""
+    prepared = prepare(text, plain)
+    raws: list[str] = []
+    alternatives: list[str] = []
+    for tok in _join_singles(_TOKEN.findall(prepared)):
+        _process(tok, raws, alternatives)
+    # Fold all tokens in one pass over the joined text; short codes and numbers keep their form.
+    folded = _REPEAT.sub(r"\1", " ".join(raws)).split(" ")
+    keys = [raw if len(raw) <= _SHORT or not raw[0].isalpha() else key for raw, key in zip(raws, folded)]
+    numbers = _number_runs(prepared) if _HAS_DIGIT(prepared) else []
+    return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives])
+
+
+def _number_runs(prepared: str) -> list[NumberRun]:
+    runs = []
+    for match in _NUMBER_RUN.finditer(prepared):
+        nxt = _NEXT_WORD.match(prepared, match.end())
+        runs.append(NumberRun(tuple(re.findall(r"\d+", match.group())), nxt.group(1) if nxt else ""))
+    return runs
+
+
+def keys_of(phrase: str) -> list[str]:
+    """Return the keys of a phrase, exactly as a text containing it would produce them."""
+    return tokenize(phrase).keys
+
+
+def spellings(phrase: str) -> list[Tokens]:
+    """Return a term as written, plus without its umlauts if it has any ("Führer" → "fuhrer")."""
+    forms = [tokenize(phrase)]
+    plain = phrase.casefold().translate(_PLAIN)
+    if plain != phrase.casefold():
+        forms.append(tokenize(plain))
+    return forms

@@ -1,0 +1,60 @@
+"""The app's safety service: one object the orchestrator and the API call for every checkpoint."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from devserver.safety import checkpoint as cp
+from devserver.safety.levels import effective_level
+from devserver.safety.messages import MessageCatalog, load_messages, message_for
+from devserver.safety.policy import SafetyPolicy, load_policy
+from devserver.safety.verifier import VERIFY_ROLE, ChatFn, Verifier
+
+# Checkpoints with their own function; every other name (input, rules, user_edit, ...) is checked as text.
+_NAMED: dict[str, Callable[[str, str, Verifier], cp.Verdict]] = {
+    "translation": cp.check_translation,
+    "interception": cp.check_interception,
+    "code": cp.check_code,
+}
+
+
+class SafetyService:
+    """Policy, verifier and messages of one app, with the server's default level."""
+
+    def __init__(self, verifier: Verifier, messages: MessageCatalog, default_level: str):
+        self.verifier = verifier
+        self.messages = messages
+        self.default_level = effective_level(default_level, None)
+
+    @property
+    def policy(self) -> SafetyPolicy:
+        return self.verifier.policy
+
+    def level(self, requested: str | None = None, base: str | None = None) -> str:
+        """Return the level to use: `requested` only where it is stricter than `base` (default: server's)."""
+        return effective_level(base or self.default_level, requested)
+
+    def check(self, name: str, text: str, level: str) -> cp.Verdict:
+        """Run the checkpoint `name` on a text."""
+        named = _NAMED.get(name)
+        return named(text, level, self.verifier) if named else cp.check_input(text, level, self.verifier, name)
+
+    def stage3(self, text: str, level: str) -> cp.Stage3Verdict:
+        """Run Stage 3 on the exact text for one generator."""
+        return cp.check_stage3(text, level, self.verifier)
+
+    def message(self, verdict: cp.Verdict, lang: str) -> dict[str, Any] | None:
+        """Return the student-facing message for a verdict (None when allowed)."""
+        return message_for(verdict, lang, self.messages)
+
+
+def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = None,
+                 directory: Path | None = None) -> SafetyService:
+    """Load the lists and messages once and wire the verifier to the router's chat.
+
+    `conservative` defaults to whether the verify model is the embedded one (`local/...`)."""
+    if conservative is None:
+        conservative = config.model_for(VERIFY_ROLE).startswith("local/")
+    directory = directory or Path(config.SCHEMAS_DIR) / "safety"
+    verifier = Verifier(load_policy(directory), chat, conservative)
+    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL)

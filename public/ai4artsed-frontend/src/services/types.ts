@@ -1,0 +1,166 @@
+/** Shapes of the DevServer HTTP API as the student app reads them (see docs/FRONTEND.md). */
+
+export type Lang = 'de' | 'en'
+
+export interface Display {
+  icon: string
+  color: string
+  order: number
+}
+
+export interface Audience {
+  min_age: number | null
+}
+
+export interface InterceptionConfig {
+  id: string
+  name: string
+  description: string
+  category: string
+  pipeline_type: string
+  iterations: number | null
+  user_defined: boolean
+  display: Display
+  audience: Audience
+  media_preferences?: { default_output: string | null; preferred_media: string[] }
+}
+
+export interface InterceptionConfigDetail extends InterceptionConfig {
+  context: string
+  prompt_structure: { task_instruction: string; context: string }
+}
+
+export interface OutputConfig {
+  id: string
+  name: string
+  description: string
+  media_type: string
+  backend: string
+  model: string | null
+  estimated_duration_seconds: number | null
+  available: boolean
+  unavailable_reason: string | null
+  has_optimization: boolean
+  display: Display
+  audience: Audience
+}
+
+export interface ChildMessage {
+  title: string
+  what: string
+  why: string
+  try_instead: string
+}
+
+export interface SafetyCheckResult {
+  verdict: { decision: 'allow' | 'block'; category: string | null; method: string }
+  message: ChildMessage | null
+}
+
+export interface Block {
+  stage: string
+  checkpoint: string
+  category: string
+  message: Partial<Record<string, ChildMessage>>
+}
+
+export interface RunError {
+  code: string
+  message: string
+}
+
+export interface Progress {
+  current: number
+  total: number
+}
+
+export type RunState = 'queued' | 'running' | 'succeeded' | 'blocked' | 'failed' | 'cancelled' | 'interrupted'
+
+export type OutputState = 'queued' | 'running' | 'succeeded' | 'failed' | 'blocked' | 'cancelled'
+
+export interface InterceptionIteration {
+  index: number
+  language: string | null
+  text: string
+}
+
+export interface Interception {
+  task_instruction: string
+  context: string
+  input: string
+  iterations: InterceptionIteration[]
+  result: string | null
+}
+
+export interface Optimization {
+  instruction: string | null
+  input: string | null
+  result: string | null
+  status: 'running' | 'succeeded' | 'failed' | 'blocked'
+}
+
+export interface RunOutput {
+  index: number
+  output_config: string
+  media_type: string
+  status: OutputState
+  prompt: string | null
+  negative_prompt: string | null
+  seed: number | null
+  url: string | null
+  mime: string | null
+  progress: Progress | null
+  queue_position: number | null
+  error: RunError | null
+  block: Block | null
+}
+
+export interface RunStatus {
+  run_id: string
+  status: RunState
+  phase: string | null
+  stage: string | null
+  step: string | null
+  progress: Progress | null
+  queue_position: number | null
+  safety_level: string | null
+  schema: string | null
+  input_text: string | null
+  context_prompt: string | null
+  translation: string | null
+  interception: Interception | null
+  optimizations: Record<string, Optimization> | null
+  outputs: RunOutput[] | null
+  block: Block | null
+  error: RunError | null
+  created_at: string | null
+  updated_at: string | null
+}
+
+export interface RunAccepted {
+  run_id: string
+  status: RunState
+  status_url: string
+  events_url: string
+}
+
+/** One line of a run's event log (`events.jsonl`). */
+export interface RunEventItem {
+  sequence: number
+  timestamp: string
+  stage: string | null
+  stage_iteration?: number | null
+  loop_iteration?: number | null
+  item_type: string
+  media_type?: string | null
+  content?: unknown
+  file?: string | null
+  metadata?: Record<string, unknown> | null
+}
+
+export interface RunRecord {
+  metadata: Record<string, unknown>
+  events: RunEventItem[]
+}
+
+export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'blocked', 'failed', 'cancelled', 'interrupted']

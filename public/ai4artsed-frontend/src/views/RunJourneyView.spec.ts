@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { setApiBase } from '../services/api'
+import { startFakeApi, until, type FakeApi } from '../test/fakeApi'
+import { mountApp } from '../test/mountApp'
+import App from '../App.vue'
+
+let api: FakeApi | null = null
+afterEach(async () => {
+  setApiBase(null)
+  await api?.close()
+  api = null
+})
+
+const events = [
+  { sequence: 1, timestamp: '2025-01-01T10:00:00Z', stage: 'stage1', item_type: 'user_input_text', content: 'a red house' },
+  { sequence: 2, timestamp: '2025-01-01T10:00:01Z', stage: 'stage2', stage_iteration: 2, item_type: 'interception_iteration', content: 'une maison' },
+  { sequence: 3, timestamp: '2025-01-01T10:00:02Z', stage: 'stage4', item_type: 'output_image', file: '07_output_image.png' },
+  { sequence: 4, timestamp: '2025-01-01T10:00:03Z', stage: null, item_type: 'something_new', content: { detail: 1 } },
+]
+
+async function open(path: string) {
+  const mounted = mountApp(App, { lang: 'en' })
+  await mounted.router.push(path)
+  return mounted.wrapper
+}
+
+describe('RunJourneyView', () => {
+  it('shows the run’s events as a timeline in order', async () => {
+    api = await startFakeApi({ 'GET /api/runs/run-7': () => ({ json: { metadata: { status: 'succeeded' }, events } }) })
+    setApiBase(api.url)
+    const wrapper = await open('/runs/run-7')
+    await until(() => wrapper.find('[data-testid="journey-timeline"]').exists(), 3000, 'the timeline')
+    const items = wrapper.findAll('[data-testid="journey-timeline"] li')
+    expect(items.map((i) => i.attributes('data-item-type'))).toEqual(['user_input_text', 'interception_iteration', 'output_image', 'something_new'])
+    expect(items[0].text()).toContain('Your idea')
+    expect(items[0].text()).toContain('a red house')
+    expect(items[1].text()).toContain('Round 2')
+    expect(items[2].text()).toContain('07_output_image.png')
+    expect(items[3].text()).toContain('something_new')
+    expect(wrapper.find('[data-testid="journey-status"]').text()).toContain('done')
+  })
+
+  it('says so kindly when the run does not exist', async () => {
+    api = await startFakeApi({})
+    setApiBase(api.url)
+    const wrapper = await open('/runs/nope')
+    await until(() => wrapper.find('[data-testid="error-card"]').exists(), 3000, 'the error card')
+    expect(wrapper.find('[data-testid="error-card"]').text()).toContain('does not exist')
+    expect(wrapper.find('[data-testid="retry-button"]').exists()).toBe(false)
+  })
+
+  it('lists this browser’s recent runs linking to their journeys', async () => {
+    window.localStorage.setItem('ai4artsed.recentRuns', JSON.stringify([
+      { id: 'run-7', createdAt: '2025-01-01T10:00:00Z', schema: 'dada', idea: 'a red house' },
+    ]))
+    const wrapper = await open('/runs')
+    await until(() => wrapper.find('[data-testid="run-list"]').exists(), 3000, 'the run list')
+    expect(wrapper.find('[data-testid="run-link-run-7"]').attributes('href')).toBe('/runs/run-7')
+    expect(wrapper.find('[data-testid="run-link-run-7"]').text()).toBe('a red house')
+    window.localStorage.clear()
+  })
+})
