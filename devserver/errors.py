@@ -132,7 +132,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        if not request.path.startswith("/api/"):
+        if not (request.path == "/api" or request.path.startswith("/api/")):
             return err
         code = (err.name or "http_error").lower().replace(" ", "_")
         message = {
@@ -140,7 +140,11 @@ def register_error_handlers(app: Flask) -> None:
             405: f"Method {request.method} is not allowed here.",
             413: "The request body is too large.",
         }.get(err.code or 0, err.description or err.name)
-        return error_response(AppError(message, code=code, status=err.code or 500))
+        response, status = error_response(AppError(message, code=code, status=err.code or 500))
+        for name, value in err.get_headers():  # keep Allow (405), Retry-After ...; the body is ours
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -5,6 +5,11 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, request
 
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from devserver.errors import NotFound, ValidationFailed
+from devserver.recorder.run_id import require_run_id
+
 from config import LANGUAGES
 
 if TYPE_CHECKING:
@@ -53,3 +58,29 @@ def router() -> Any:
 
 def safety() -> Any:
     return current_app.extensions["devserver.safety"]
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object, or raise `invalid_json` (never a pydantic error about None)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationFailed("Send a JSON object as the request body.", code="invalid_json")
+    return data
+
+
+def unknown_path(run_id: str | None) -> None:
+    """Answer a path no route matched: a malformed run id is a 400, another method's route a 405, else 404."""
+    if run_id is not None:
+        require_run_id(run_id)
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.append(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
+    raise NotFound("No such endpoint. See /api/openapi.json for the list.")

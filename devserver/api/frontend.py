@@ -2,19 +2,28 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, send_from_directory
+from werkzeug.routing import PathConverter
 
 from devserver.api import context
-from devserver.errors import NotFound
 
 bp = Blueprint("frontend", __name__)
 
 
+class AppPathConverter(PathConverter):
+    """A path that is not under /api: the catch-all must never shadow an API route (or its 405)."""
+
+    regex = r"(?!api(?:/|$))[^/].*?"
+
+
+@bp.record_once
+def _register_converter(state) -> None:
+    state.app.url_map.converters["app_path"] = AppPathConverter
+
+
 @bp.get("/")
-@bp.get("/<path:path>")
+@bp.get("/<app_path:path>")
 def app_shell(path: str = ""):
     """Return a built asset, or index.html for the app's own routes."""
-    if path.startswith("api/") or path == "api":
-        raise NotFound("No such endpoint. See /api/openapi.json for the list.")
     dist = context.config().FRONTEND_DIST
     if path and (dist / path).is_file():
         return send_from_directory(dist, path, max_age=31536000 if path.startswith("assets/") else 0)

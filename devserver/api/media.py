@@ -34,6 +34,13 @@ def run_media(run_id: str):
     return jsonify({"run": status, "media": [o for o in status.get("outputs") or [] if o.get("file")]})
 
 
+@bp.route("/<path:rest>", methods=["GET", "POST"])
+def media_unknown(rest: str):
+    """Answer any other /api/media path: a bad run id is a 400, anything else a 404."""
+    parts = rest.split("/")
+    context.unknown_path(parts[1] if len(parts) > 1 else None)
+
+
 @bp.get("/<media_type>/<run_id>")
 @bp.get("/<media_type>/<run_id>/<int:index>")
 def media(media_type: str, run_id: str, index: int | None = None):
@@ -43,9 +50,11 @@ def media(media_type: str, run_id: str, index: int | None = None):
         raise NotFound(f"Unknown media type {media_type!r}; use one of {', '.join(MEDIA_TYPES)}.",
                        code="media_type_unknown")
     outputs = _outputs(run_id)
-    match = [o for o in outputs if (index is None or o["index"] == index)]
+    match = [o for o in outputs if o["index"] == index] if index is not None else \
+        [o for o in outputs if o["media_type"] == media_type]
     if not match:
-        raise NotFound(f"Run {run_id} has no media at index {index}.", code="media_not_found")
+        where = f"at index {index}" if index is not None else f"of type {media_type}"
+        raise NotFound(f"Run {run_id} has no media {where}.", code="media_not_found")
     output = match[0]
     if output["media_type"] != media_type:
         raise NotFound(f"Output {output['index']} of run {run_id} is {output['media_type']}, not {media_type}.",

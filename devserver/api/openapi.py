@@ -20,25 +20,30 @@ BODIES: dict[str, Any] = {
                                      "optimize": OptimizeRequest, "generation": GenerationRequest},
 }
 ERROR = {"$ref": "#/components/schemas/Error"}
+ERROR_RESPONSES = {"400": "Invalid request", "404": "Not found", "405": "Method not allowed",
+                   "409": "Conflict (run id reused, run busy or finished)", "413": "Request body too large",
+                   "500": "Server error (never a traceback)"}
 ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "details"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
 
 
-def _openapi_path(rule: str) -> tuple[str, list[str]]:
-    params = re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", rule)
+def _openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:
+    params = [(name, "integer" if conv == "int" else "string")
+              for conv, name in re.findall(r"<(?:([^:<>]+):)?([^<>]+)>", rule)]
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), params
 
 
-def _operation(view: Any, path: str, method: str, params: list[str], components: dict[str, Any]) -> dict[str, Any]:
+def _operation(view: Any, path: str, method: str, params: list[tuple[str, str]],
+               components: dict[str, Any]) -> dict[str, Any]:
     doc = (view.__doc__ or "").strip().splitlines()
     op: dict[str, Any] = {
         "summary": doc[0] if doc else path,
-        "operationId": f"{method}_{view.__name__}",
-        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params],
+        "operationId": f"{method}_" + re.sub(r"[^a-zA-Z0-9]+", "_", path.removeprefix("/api/")).strip("_"),
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": t}} for p, t in params],
         "responses": {"200": {"description": "OK", "content": {"application/json": {}}},
-                      "400": {"description": "Invalid request", "content": {"application/json": {"schema": ERROR}}},
-                      "404": {"description": "Not found", "content": {"application/json": {"schema": ERROR}}}},
+                      **{code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
+                         for code, text in ERROR_RESPONSES.items()}},
     }
     if path in BODIES and method == "post":
         variants = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any, Iterator
 
@@ -19,21 +20,17 @@ HEARTBEAT_SECONDS = 10.0
 MAX_WAIT_SECONDS = 300.0
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationFailed("Send a JSON object as the request body.", code="invalid_json")
-    return data
-
-
 def _wait_seconds() -> float | None:
     raw = request.args.get("wait")
     if raw is None:
         return None
     try:
-        return min(max(float(raw), 0.0), MAX_WAIT_SECONDS)
+        seconds = float(raw)
     except ValueError:
-        raise ValidationFailed("`wait` must be a number of seconds.", code="invalid_wait") from None
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ValidationFailed("`wait` must be a number of seconds.", code="invalid_wait")
+    return min(max(seconds, 0.0), MAX_WAIT_SECONDS)
 
 
 @bp.post("/schema/pipeline/<phase>")
@@ -42,9 +39,9 @@ def start_phase(phase: str):
     model = PHASE_BODIES.get(phase)
     if model is None:
         raise NotFound(f"No pipeline phase {phase!r}; use one of {', '.join(PHASE_BODIES)}.", code="phase_not_found")
-    req = model.model_validate(_body())
+    req = model.model_validate(context.json_body())
+    wait = _wait_seconds()  # validated before anything is queued
     state = context.orchestrator().submit(phase, req)
-    wait = _wait_seconds()
     if wait is not None:
         return jsonify(context.orchestrator().wait(state.run_id, wait)), 200
     return jsonify({"run_id": state.run_id, "status": state.status, "phase": phase,
@@ -79,6 +76,12 @@ def entity(run_id: str, item_type: str):
     if not items:
         raise NotFound(f"Run {run_id} has no {item_type!r} item.", code="entity_not_found")
     return jsonify(items[-1])
+
+
+@bp.route("/pipeline/<path:rest>", methods=["GET", "POST"])
+def pipeline_unknown(rest: str):
+    """Answer any other /api/pipeline path: a bad run id is a 400, anything else a 404."""
+    context.unknown_path(rest.split("/", 1)[0])
 
 
 @bp.get("/pipeline/<run_id>/events")

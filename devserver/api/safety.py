@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from devserver.api import context
@@ -23,8 +23,8 @@ class CheckBody(BaseModel):
 @bp.post("/check")
 def check():
     """Check a text: the verdict (decision, method, category, terms) and, when blocked, the message."""
-    body = CheckBody.model_validate(request.get_json(silent=True))
-    service = current_app.extensions["devserver.safety"]
+    body = CheckBody.model_validate(context.json_body())
+    service = context.safety()
     level = service.level(body.level, base=context.config().DEFAULT_SAFETY_LEVEL)
     verdict = service.check("input", body.text, level)
     return jsonify({"verdict": verdict.to_dict(), "message": service.message(verdict, body.lang or context.lang())})

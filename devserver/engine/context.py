@@ -71,6 +71,6 @@ class PhaseContext:
     def persist(self) -> None:
         """Write the metadata snapshot (atomically, by the recorder)."""
         try:
-            self.record.update(**self.state.status_dict())
+            self.record.update(**self.state.status_dict(), request_fingerprints=dict(self.state.fingerprints))
         except Exception:
             log.exception("could not persist metadata for run %s", self.state.run_id)

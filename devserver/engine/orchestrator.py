@@ -20,7 +20,7 @@ from typing import Any, Callable
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
-from devserver.engine.run_state import RunState
+from devserver.engine.run_state import TERMINAL, RunState
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
 
@@ -71,8 +71,9 @@ class Orchestrator:
         fingerprint = f"{phase}:{req.fingerprint()}"
         with self._guard:
             state = self._runs.get(run_id) if run_id else None
-            if state is None and run_id and phase in ("optimize", "generation"):
-                state = self._restore(run_id)
+            if state is None and run_id and (phase in ("optimize", "generation")
+                                             or self.services.recorder.exists(run_id)):
+                state = self._restore(run_id)  # after a restart, or once it left the live cache
             if state is not None and phase in ("stage2", "execute"):
                 if fingerprint in state.fingerprints:
                     return state  # a retried POST: same run, nothing re-executed
@@ -80,6 +81,10 @@ class Orchestrator:
                                details={"run_id": run_id})
             if state is not None and fingerprint in state.fingerprints and not state.status == "failed":
                 return state
+            if state is not None and not state.terminal:
+                raise Conflict("This run is still working on its previous step; try again when it has finished.",
+                               code="run_busy", details={"run_id": run_id, "phase": state.phase,
+                                                         "status": state.status})
             if state is None:
                 state = self._new_state(run_id or str(uuid.uuid4()), req)
             state.fingerprints[fingerprint] = phase
@@ -120,6 +125,10 @@ class Orchestrator:
         state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=meta.get("safety_level", "kids"),
                          lang=meta.get("lang", "de"), input_text=meta.get("input_text", ""),
                          context_prompt=meta.get("context_prompt"), session=meta.get("session"))
+        state.status = meta.get("status", "interrupted")
+        if state.status not in TERMINAL:
+            state.status = "interrupted"
+        state.fingerprints.update(meta.get("request_fingerprints") or {})
         state.translation = meta.get("translation")
         state.interception.update(meta.get("interception") or {})
         state.optimizations.update(meta.get("optimizations") or {})

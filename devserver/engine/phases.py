@@ -73,7 +73,7 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     translate_chunk = catalog.chunk("translate")
     assert isinstance(translate_chunk, LlmChunk)
     translation = stages.translate(ctx.services.chat, translate_chunk, req.input_text)
-    state.touch(translation=translation.text)
+    state.touch(translation=None if translation.skipped else translation.text)
     ctx.emit("translation_result", stage="stage1", content=translation.text,
              file=ctx.entity("translation", translation.text), metadata=translation.record())
     if translation.skipped is None:
@@ -175,11 +175,13 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
             state.touch(queue_position=None)
             ctx.persist()
     ctx.check_cancel()
-    if outputs and all(o.status == "blocked" for o in outputs):
-        raise Blocked(outputs[0].block or {})
-    if outputs and all(o.status == "failed" for o in outputs):
-        first = outputs[0].error or {}
-        raise BackendError(first.get("message", "Every output failed."), code=first.get("code", "backend_error"))
+    if any(o.status == "succeeded" for o in outputs):
+        return
+    blocked = [o for o in outputs if o.status == "blocked"]
+    if blocked:  # nothing was made and a checkpoint said no: the student sees the block first
+        raise Blocked(blocked[0].block or {})
+    first = outputs[0].error or {}
+    raise BackendError(first.get("message", "Every output failed."), code=first.get("code", "backend_error"))
 
 
 def final_text(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chunk: OutputChunk, loop: int) -> str:

@@ -19,6 +19,16 @@ TEXT_MAX = 5000
 RULES_MAX = 10000
 
 
+def merge_outputs(single: str | None, many: list[str]) -> list[str]:
+    """Return the chosen output ids from `output_config` and `output_configs` (at least one)."""
+    ids = list(many)
+    if single and single not in ids:
+        ids.insert(0, single)
+    if not ids:
+        raise ValueError("name at least one output in output_config or output_configs")
+    return ids
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -65,15 +75,12 @@ class GenerationRequest(Body):
 
     @model_validator(mode="after")
     def _outputs(self) -> "GenerationRequest":
-        ids = list(self.output_configs)
-        if self.output_config and self.output_config not in ids:
-            ids.insert(0, self.output_config)
-        if not ids:
-            raise ValueError("name at least one output in output_config or output_configs")
-        self.output_configs = ids
-        self.output_config = None
+        self.output_configs, self.output_config = merge_outputs(self.output_config, self.output_configs), None
         if self.run_id is None and self.prompt is None and not self.prompts:
             raise ValueError("without a run_id, send the prompt to generate from")
+        unchosen = sorted(set(self.prompts) - set(self.output_configs))
+        if unchosen:  # an edit for an output that is not generated would be silently lost
+            raise ValueError(f"prompts names outputs that are not chosen: {', '.join(unchosen)}")
         if any(len(p) > TEXT_MAX or not p.strip() for p in self.prompts.values()):
             raise ValueError(f"every entry of prompts must have 1..{TEXT_MAX} characters")
         return self
@@ -88,11 +95,5 @@ class ExecuteRequest(Stage2Request):
 
     @model_validator(mode="after")
     def _outputs(self) -> "ExecuteRequest":
-        ids = list(self.output_configs)
-        if self.output_config and self.output_config not in ids:
-            ids.insert(0, self.output_config)
-        if not ids:
-            raise ValueError("name at least one output in output_config or output_configs")
-        self.output_configs = ids
-        self.output_config = None
+        self.output_configs, self.output_config = merge_outputs(self.output_config, self.output_configs), None
         return self

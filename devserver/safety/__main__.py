@@ -23,7 +23,7 @@ def _full_decide(config: Config) -> Decide | None:
         print(f"The model path needs devserver.backends.router.make_chat_from_config ({exc}). "
               "Use --fast-only to measure the term filter alone.", file=sys.stderr)
         return None
-    chat = make_chat_from_config(config)
+    chat = make_chat_from_config()  # builds its own Config from the same environment
     conservative = config.model_for(VERIFY_ROLE).startswith("local/")
     verifier = Verifier(load_policy(config.SCHEMAS_DIR / "safety"), chat, conservative)
     return lambda text, level: check_input(text, level, verifier).decision

@@ -19,8 +19,8 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from devserver.safety.filter import FilterResult, decide
 from devserver.safety.levels import check_level, fails_closed
+from devserver.safety.result import FilterResult, decide
 from devserver.safety.verifier import Judgement, Unchecked, Verifier
 
 UNCHECKED_BLOCKED = "unchecked_blocked"
@@ -140,21 +140,26 @@ def check_code(code: str, level: str, verifier: Verifier) -> Verdict:
     return _from_filter("code", readable, level, verifier, found, started)
 
 
+def _has_letters(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
+
+
 def check_stage3(text: str, level: str, verifier: Verifier) -> Stage3Verdict:
     """Check the exact text for one generator and produce its positive and negative prompts.
 
     Conservative mode: no model call for texts without a hit (the text itself becomes the prompt, with
     the level's default negative prompt), and flagged texts block at kids/youth whatever a model says.
     Otherwise the Stage 3 model judges and writes the prompts; its positive prompt passes the fast
-    filter again, and an empty prompt falls back to the original text."""
+    filter again, and an empty prompt (or one without letters) falls back to the original text."""
     started = time.perf_counter()
     check_level(level)
     found = verifier.policy.filter.assess(text, level)
     default_negative = verifier.policy.negative_prompt(level)
 
     def done(base: Verdict, positive: str = "", negative: str = "") -> Stage3Verdict:
-        if base.decision == "allow":
-            positive, negative = positive or text, negative or default_negative
+        if base.decision == "allow":  # a prompt without a single letter ("1") is no prompt
+            positive = positive if _has_letters(positive) else text
+            negative = negative if _has_letters(negative) else default_negative
         return Stage3Verdict(**{f.name: getattr(base, f.name) for f in fields(Verdict)},
                              positive_prompt=positive, negative_prompt=negative)
 

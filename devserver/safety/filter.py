@@ -22,52 +22,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from devserver.safety.fuzzy import MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
-from devserver.safety.levels import LEVELS
-from devserver.safety.normalize import SUFFIXES, Tokens, fold, has_umlaut, tokenize
+from devserver.safety.fuzzy import CACHE_LIMIT, MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
+from devserver.safety.normalize import SUFFIXES, Tokens, fold, tokenize
+from devserver.safety.result import FilterResult, Hit, decide
 from devserver.safety.terms import Term
 
-# Most serious first: the verdict names the most serious category found.
-CATEGORY_PRIORITY = ("p86a", "self_harm", "sexual", "violence_graphic", "weapons", "drugs", "hate")
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
     "und oder mit auf im in an als am ist sind der die das den dem des ein eine einer zu von fur bei "
     "and or with on in at as is are the a an to of for by from"
     .split())
-_ESCALATION = "combination"
 LONG_TERM = 8  # compound terms at least this long may also start a longer, split-up compound
 MIN_INFLECTED = 5  # shorter word terms get no automatic inflection endings
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One term found in a text."""
-
-    term: Term
-    found: str  # the text's key(s) that matched
-    fuzzy: bool = False
-
-
-@dataclass(frozen=True)
-class FilterResult:
-    """The fast filter's outcome for one text at one level."""
-
-    level: str
-    outcome: str  # allow | verify | block
-    hits: tuple[Hit, ...] = ()  # only the hits that matter at this level
-    category: str = "none"
-
-    @property
-    def matched_terms(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(h.term.term for h in self.hits))
-
-    def describe(self) -> str:
-        """Return a technical one-line account of the hits (for the teacher record)."""
-        if not self.hits:
-            return "no term matched"
-        parts = [f"{h.term.term!r} ({h.term.source}/{h.term.category}, {h.term.action(self.level)}"
-                 f"{', fuzzy' if h.fuzzy else ''}, found {h.found!r})" for h in self.hits]
-        return "; ".join(parts)
 
 
 @dataclass
@@ -77,8 +43,12 @@ class _Phrase:
     open_end: bool  # the last word may continue (prefix/compound terms)
     last_forms: frozenset[str] = frozenset()  # the last word with its inflection endings
 
+    anchor: int = 0  # the word looked up exactly: the longest before the last (rarer than "ein", "the")
+
     def __post_init__(self) -> None:
         self.last_forms = frozenset(fold(self.words[-1] + s) for s in SUFFIXES)
+        before_last = self.words[:-1]
+        self.anchor = max(range(len(before_last)), key=lambda j: len(before_last[j]))
 
 
 @dataclass(frozen=True)
@@ -162,13 +132,16 @@ class TermFilter:
         self._pattern = _trie_pattern(self._inside)
         self._fuzzy = FuzzyIndex(fuzzy_single + fuzzy_joined)
         self._fuzzy_single = FuzzyIndex(fuzzy_single)  # for two words written apart ("haken kreutz")
+        self._word_cache: dict[str, tuple[Term, ...]] = {}  # prompts repeat their words: fuzzy results per word
+        self._pair_cache: dict[str, tuple[tuple[Term, bool], ...]] = {}
 
     def _index(self, term: Term, keys: tuple[str, ...], fuzzy_single: list, fuzzy_joined: list) -> None:
         if term.match == "number":
             self._numbers.setdefault("".join(keys), []).append(term)
             return
         if len(keys) > 1:
-            self._phrases.setdefault(keys[0], []).append(_Phrase(keys, term, term.match in ("prefix", "compound")))
+            phrase = _Phrase(keys, term, term.match in ("prefix", "compound"))
+            self._phrases.setdefault(keys[phrase.anchor], []).append(phrase)
         # Written together, a phrase with a short word ("SS-Rune", "Waffen-SS") must keep that word's
         # doubles ("ssrune", never "srune") and start a word, and gets no fuzzy matching: otherwise
         # "Waffenschrank", "Landsmann", "Soldaten" or "Uniform" would come within reach.
@@ -191,16 +164,8 @@ class TermFilter:
     # -- scanning -------------------------------------------------------------------------------------
 
     def scan(self, text: str) -> list[Hit]:
-        """Return every hit in the text that survives its context rules (level-independent).
-
-        Umlauts are read as digraphs ("Blüte" is not "Blute"); a text with umlauts is also read without
-        the dots for §86a terms only, because dots added to a symbol's name ("SS-Rünen") are a disguise."""
-        hits = self._scan(tokenize(text))
-        if has_umlaut(text):
-            seen = {hit.term for hit in hits}
-            hits += [hit for hit in self._scan(tokenize(text, plain=True))
-                     if hit.term.category == "p86a" and hit.term not in seen]
-        return hits
+        """Return every hit in the text that survives its context rules (level-independent)."""
+        return self._scan(tokenize(text))
 
     def _scan(self, tokens: Tokens) -> list[Hit]:
         found = _Found(tokens)
@@ -227,9 +192,10 @@ class TermFilter:
         if self._pattern is None:
             return
         tokens = found.tokens
-        joined, starts, keys = tokens.joined, tokens.starts, tokens.keys
-        for match in self._pattern.finditer(joined):
+        keys = tokens.keys
+        for match in self._pattern.finditer(tokens.joined):
             key = match.group(1)
+            starts = tokens.starts
             begin, end = match.start(), match.start() + len(key)
             index = tokens.token_at(begin)
             at_start = starts[index] == begin
@@ -250,11 +216,12 @@ class TermFilter:
         keys = found.tokens.keys
         for i, key in enumerate(keys):
             for phrase in self._phrases.get(key, ()):
-                if phrase.term in found.hits and not found.hits[phrase.term].fuzzy:
+                start = i - phrase.anchor
+                if start < 0 or phrase.term in found.hits and not found.hits[phrase.term].fuzzy:
                     continue
-                fuzzy = _phrase_at(keys, i, phrase)
+                fuzzy = _phrase_at(keys, start, phrase)
                 if fuzzy is not None:
-                    found.add(phrase.term, " ".join(keys[i:i + len(phrase.words)]), fuzzy)
+                    found.add(phrase.term, " ".join(keys[start:start + len(phrase.words)]), fuzzy)
 
     def _scan_numbers(self, found: _Found) -> None:
         for run in found.tokens.numbers:
@@ -270,18 +237,38 @@ class TermFilter:
                         found.counted.add(term)
 
     def _scan_fuzzy(self, found: _Found) -> None:
+        words, pairs = self._word_cache, self._pair_cache
+        if len(words) > CACHE_LIMIT or len(pairs) > CACHE_LIMIT:
+            words.clear()
+            pairs.clear()
         keys = found.tokens.keys
-        for i, key in enumerate(keys):
-            if len(key) < MIN_LENGTH - 1 or key in self._exact or not key.isalpha():
-                continue
-            for _, term in self._fuzzy.lookup(key):
+        for key in keys:
+            hits = words.get(key)
+            if hits is None:
+                hits = words[key] = self._fuzzy_word(key)
+            for term in hits:
                 found.add(term, key, fuzzy=True)
-        for first, second in zip(keys, keys[1:]):  # a word split in two ("haken kreutz")
-            if len(first) + len(second) < MIN_LENGTH - 1 or not (first.isalpha() and second.isalpha()):
+        for first, second in zip(keys, keys[1:]):  # a word split in two ("haken kreutz", "Wolfs-Angel")
+            if len(first) < 3 or len(second) < 3:
                 continue
-            pair = first + (second[1:] if first[-1] == second[0] else second)
-            for _, term in self._fuzzy_single.lookup(pair):
-                found.add(term, f"{first} {second}", fuzzy=True)
+            pair = first + " " + second
+            hits = pairs.get(pair)
+            if hits is None:
+                hits = pairs[pair] = self._split_word(first, second)
+            for term, fuzzy in hits:
+                found.add(term, pair, fuzzy)
+
+    def _fuzzy_word(self, key: str) -> tuple[Term, ...]:
+        if len(key) < MIN_LENGTH - 1 or key in self._exact or not key.isalpha():
+            return ()
+        return tuple(term for _, term in self._fuzzy.lookup(key))
+
+    def _split_word(self, first: str, second: str) -> tuple[tuple[Term, bool], ...]:
+        if not (first.isalpha() and second.isalpha()):
+            return ()
+        joined = first + (second[1:] if first[-1] == second[0] else second)
+        exact = [(t, False) for t in self._exact.get(joined, ()) if t.fuzzy and len(t.keys[0]) == 1]
+        return tuple(exact + [(term, True) for _, term in self._fuzzy_single.lookup(joined)])
 
     def _in_context(self, hit: Hit, found: _Found) -> bool:
         needs, clears = self._context.get(hit.term, (None, None))
@@ -321,7 +308,7 @@ def _phrase_at(keys: list[str], i: int, phrase: _Phrase) -> bool | None:
     if i + len(words) > len(keys):
         return None
     fuzzy = False
-    for j in range(1, len(words)):
+    for j in range(len(words)):
         word, key = words[j], keys[i + j]
         if key == word:
             continue
@@ -343,23 +330,3 @@ def _swapped(key: str, word: str) -> bool:
         return False
     diff = [i for i in range(len(word)) if key[i] != word[i]]
     return len(diff) == 2 and diff[1] == diff[0] + 1 and key[diff[0]] == word[diff[1]] and key[diff[1]] == word[diff[0]]
-
-
-def decide(hits: list[Hit], level: str) -> FilterResult:
-    """Turn hits into the outcome at one level (including the two-escalating-codes rule)."""
-    relevant = [h for h in hits if h.term.action(level) != "allow"]
-    escalating = sorted({h.term.term for h in hits if h.term.escalate})
-    if len(escalating) >= 2:
-        combo = Term(term=" + ".join(escalating), source=_ESCALATION, category="p86a", match=_ESCALATION, keys=(),
-                     actions={lv: "block" for lv in LEVELS}, fuzzy=False, clear_with=(), needs_with=(),
-                     escalate=False, quantity_clears=False)
-        relevant.insert(0, Hit(combo, ", ".join(escalating)))
-    if not relevant:
-        return FilterResult(level, "allow")
-    blocking = [h for h in relevant if h.term.action(level) == "block"]
-    outcome = "block" if blocking else "verify"
-    pool = blocking or relevant
-    category = min((h.term.category for h in pool), key=CATEGORY_PRIORITY.index)
-    ordered = sorted(relevant, key=lambda h: (h.term.action(level) != "block",
-                                              CATEGORY_PRIORITY.index(h.term.category)))
-    return FilterResult(level, outcome, tuple(ordered), category)

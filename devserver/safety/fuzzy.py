@@ -95,6 +95,6 @@ class FuzzyIndex(Generic[T]):
                 continue
             distance = osa_distance(word, key, limit)
             # Two edits only with the same first and last letter: "Forstwesen" is not "Horst Wessel".
-            if distance <= 1 or (distance == 2 and word[0] == key[0] and word[-1] == key[-1]):
+            if distance <= min(limit, 1) or (distance == 2 <= limit and word[0] == key[0] and word[-1] == key[-1]):
                 out.extend((key, value) for value in self._values[key])
         return tuple(out)

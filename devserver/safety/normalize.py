@@ -3,14 +3,16 @@
 Terms and texts go through the same function, so a term matches whatever spelling folds to the same key:
 
 * case (casefold, so ß → ss); German umlauts become digraphs (ä → ae), other diacritics go (é → e);
-  a term with an umlaut is also stored without it (`spellings`), so "Führer", "Fuehrer" and "Fuhrer"
-  all match while "Blüte" (bluete) never reads as "blute"; Cyrillic/Greek look-alikes and full-width
-  forms map to Latin; zero-width characters disappear;
+  in the keys the digraphs become plain vowels, so "Führer", "Fuehrer" and "Fuhrer" agree; words as
+  written (`raws`) keep the digraph, so that "Blüte" (bluete) never reads as "blute"; a term with an
+  umlaut is stored both ways (`spellings`); Cyrillic/Greek look-alikes and full-width forms map to
+  Latin; zero-width characters disappear;
 * leetspeak inside words (h4k3nkr3uz, H@kenkreuz, $wastika, h1tler): only in tokens that mix letters with
   digits or symbols, because a pure number is a number (88 stays 88 — number codes are matched on digits);
 * letters spelt apart ("s w a s t i k a", "S.S.", "h-a-k-e-n-k-r-e-u-z"): runs of single characters join;
 * repeated letters ("swaaastika", "Hitttler") collapse — except in keys of three characters or fewer,
-  where doubles carry meaning (SS, HH).
+  where doubles carry meaning (SS, HH); ck/tz/ts are spelt k/z/z ("Hakenkreutz", "Hackenkreuz").
+  Age-list words are matched as written instead (`raws`), because collapsing makes "noose" read "nose".
 """
 from __future__ import annotations
 
@@ -30,42 +32,53 @@ _LOOKALIKE = str.maketrans({
 })
 _UMLAUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
-_UMLAUT_RE = re.compile("[äöüÄÖÜ]")
 _LEET = str.maketrans("01345789@$!", "oieastbgasi")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[a-z0-9@$!]+")  # a decimal number is one token, never a code
 # "hh88", "88er": a word glued to a number at its start or end (digits inside a word are leetspeak: "h31l")
 _DIGITS_BLOCK = re.compile(r"^([a-z]+)(\d{2,})$|^(\d{2,})([a-z]+)$")
-_REPEAT = re.compile(r"(.)\1+")
 # A number, or numbers joined by separators ("14/88", "1 4 8 8"); never part of a decimal ("14.88").
 _NUMBER_RUN = re.compile(r"(?<!\d)(?<!\d[.,])\d+(?:[ /|_\-]+\d+)*(?!\d|[.,]\d)")
 _NEXT_WORD = re.compile(r"[^a-z0-9]*([a-z]+)")
 _HAS_DIGIT = re.compile(r"\d").search
+# Two single characters in a row ("s w a", "S.S."): only then is joining needed.
+_TWO_SINGLES = re.compile(r"(?<![a-z0-9@$!])[a-z0-9@$!][^a-z0-9@$!]+[a-z0-9@$!](?![a-z0-9@$!])").search
 _SHORT = 3  # keys this short keep their doubled letters
 
 
-def prepare(text: str, plain: bool = False) -> str:
-    """Return the text casefolded, with diacritics, look-alikes and invisible characters folded to ASCII.
-
-    Umlauts become digraphs (ä → ae), or with `plain` bare vowels (ä → a)."""
+def prepare(text: str) -> str:
+    """Return the text casefolded, with umlauts as digraphs and other diacritics, look-alikes and invisible
+    characters folded to ASCII."""
     folded = text.casefold()
     if folded.isascii():
         return folded
-    umlauts = _PLAIN if plain else _UMLAUT
-    composed = unicodedata.normalize("NFC", folded).translate(umlauts).translate(_LOOKALIKE)
+    composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LOOKALIKE)
     decomposed = unicodedata.normalize("NFKD", composed).casefold()
     return decomposed.translate(_LOOKALIKE).encode("ascii", "ignore").decode("ascii")
 
 
-def has_umlaut(text: str) -> bool:
-    """Tell whether a text contains ä, ö or ü (composed or not)."""
-    return _UMLAUT_RE.search(unicodedata.normalize("NFC", text)) is not None if not text.isascii() else False
+def _sound_alike(text: str) -> str:
+    """Spell alike what sounds alike: umlaut digraphs as plain vowels ("Rünen" = "Runen"), the German /ts/
+    and /k/ one way ("Hakenkreutz", "Hakenkreuts", "Hackenkreuz" agree)."""
+    return (text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+            .replace("ck", "k").replace("tz", "z").replace("ts", "z"))
+
+
+_DOUBLES = tuple(ch * 2 for ch in "abcdefghijklmnopqrstuvwxyz")
+
+
+def _collapse(text: str) -> str:
+    """Collapse runs of a repeated letter to one ("swaaastika" → "swastika"); digits are left alone."""
+    for double in _DOUBLES:
+        while double in text:
+            text = text.replace(double, double[0])
+    return text
 
 
 def fold(word: str) -> str:
-    """Return the comparison key of one processed token (repeated letters collapsed)."""
+    """Return the comparison key of one processed token (sounds unified, repeated letters collapsed)."""
     if len(word) <= _SHORT or not word[0].isalpha():  # short codes keep doubles; numbers stay as written
         return word
-    return _REPEAT.sub(r"\1", word)
+    return _collapse(_sound_alike(word))
 
 
 @dataclass
@@ -145,7 +158,7 @@ def _join_singles(raw: list[str]) -> list[str]:
 
 def _process(tok: str, out: list[str], alternatives: list[str]) -> None:
     """Append the processed form(s) of one raw token: words as they are, leetspeak decoded, glued numbers split."""
-    if tok.isalpha() or tok.isdigit():
+    if tok.isdigit():
         out.append(tok)
         return
     tok = tok.strip("!")
@@ -164,15 +177,19 @@ def _process(tok: str, out: list[str], alternatives: list[str]) -> None:
         alternatives.append(tok.replace("1", "l").translate(_LEET))
 
 
-def tokenize(text: str, plain: bool = False) -> Tokens:
-    """Split a text into comparison keys (see the module docstring); `plain` drops umlaut dots (ä → a)."""
-    prepared = prepare(text, plain)
+def tokenize(text: str) -> Tokens:
+    """Split a text into comparison keys (see the module docstring)."""
+    prepared = prepare(text)
     raws: list[str] = []
     alternatives: list[str] = []
-    for tok in _join_singles(_TOKEN.findall(prepared)):
-        _process(tok, raws, alternatives)
+    found = _TOKEN.findall(prepared)
+    for tok in _join_singles(found) if _TWO_SINGLES(prepared) else found:
+        if tok.isalpha():
+            raws.append(tok)
+        else:
+            _process(tok, raws, alternatives)
     # Fold all tokens in one pass over the joined text; short codes and numbers keep their form.
-    folded = _REPEAT.sub(r"\1", " ".join(raws)).split(" ")
+    folded = _collapse(_sound_alike(" ".join(raws))).split(" ")
     keys = [raw if len(raw) <= _SHORT or not raw[0].isalpha() else key for raw, key in zip(raws, folded)]
     numbers = _number_runs(prepared) if _HAS_DIGIT(prepared) else []
     return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives])

@@ -141,14 +141,16 @@ def _phrases(items: list[str], where: str, raw: bool = False) -> tuple[tuple[str
 
 def _resolve(entry: Entry, group: Group, lst: TermList, where: str) -> Term:
     match = entry.match or group.match
-    keys = _phrases([entry.term, *entry.variants], where)  # distinct: "Odal-Rune" = "odal rune"
+    written = [entry.term, *entry.variants]
+    keys = _phrases(written, where)  # distinct: "Odal-Rune" = "odal rune"
     if match == "number" and not all(k.isdigit() for spelling in keys for k in spelling):
         raise ConfigError(f"{where}: number term {entry.term!r} must be digits", code="safety_lists_invalid")
     if entry.quantity_clears and match != "number":
         raise ConfigError(f"{where}: quantity_clears only applies to number terms", code="safety_lists_invalid")
     actions = (entry.actions or group.actions or lst.actions).model_dump()
     return Term(term=entry.term, source=lst.name, category=entry.category or group.category, match=match,
-                keys=keys, raws=_phrases([entry.term, *entry.variants], where, raw=True), actions=actions, fuzzy=group.fuzzy if entry.fuzzy is None else entry.fuzzy,
+                keys=keys, raws=_phrases(written, where, raw=True), actions=actions,
+                fuzzy=group.fuzzy if entry.fuzzy is None else entry.fuzzy,
                 clear_with=_phrases([*group.clear_with, *entry.clear_with], where),
                 needs_with=_phrases(entry.needs_with or group.needs_with, where),
                 escalate=entry.escalate, quantity_clears=entry.quantity_clears)

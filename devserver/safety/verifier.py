@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from devserver.backends.base import ChatResult
 from devserver.errors import BackendError
-from devserver.safety.filter import FilterResult
+from devserver.safety.result import FilterResult
 from devserver.safety.policy import SafetyPolicy
 from devserver.safety.terms import CATEGORIES
 
@@ -57,11 +57,13 @@ class Stage3Answer(SafetyAnswer):
 
 
 def _schema(stage3: bool) -> dict[str, Any]:
+    # Length limits keep a small model from rambling inside a string until max_tokens cuts the JSON off.
     props: dict[str, Any] = {"safe": {"type": "boolean"},
                              "category": {"type": "string", "enum": list(ANSWER_CATEGORIES)},
-                             "reason": {"type": "string"}}
+                             "reason": {"type": "string", "maxLength": 300}}
     if stage3:  # required in the schema (so constrained decoding writes them), optional when unsafe
-        props.update(positive_prompt={"type": "string"}, negative_prompt={"type": "string"})
+        props.update(positive_prompt={"type": "string", "maxLength": 1500},
+                     negative_prompt={"type": "string", "maxLength": 500})
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
@@ -94,7 +96,7 @@ class Verifier:
     """Asks the verify model (ambiguous hits) and the Stage 3 model (final prompts)."""
 
     def __init__(self, policy: SafetyPolicy, chat: ChatFn | None, conservative: bool,
-                 verify_max_tokens: int = 200, stage3_max_tokens: int = 600):
+                 verify_max_tokens: int = 200, stage3_max_tokens: int = 800):
         self.policy = policy
         self.chat = chat
         self.conservative = conservative

@@ -177,9 +177,11 @@ def _mp4(seed_bytes: bytes) -> bytes:
 
 
 def _mp3(seed_bytes: bytes) -> bytes:
-    # an empty ID3v2 tag, then one MPEG-1 Layer III frame (128 kbit/s, 44.1 kHz: 417 bytes)
-    frame = b"\xff\xfb\x90\x64" + seed_bytes + bytes(417 - 4 - len(seed_bytes))
-    return b"ID3\x04\x00\x00\x00\x00\x00\x00" + frame
+    # an empty ID3v2 tag, then 40 MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz: 417 bytes each, ~1 s):
+    # browsers refuse to open a file of a single frame, so a playable fake needs a few
+    first = b"\xff\xfb\x90\x64" + seed_bytes + bytes(417 - 4 - len(seed_bytes))
+    silent = b"\xff\xfb\x90\x64" + bytes(417 - 4)
+    return b"ID3\x04\x00\x00\x00\x00\x00\x00" + first + silent * 39
 
 
 MAKERS: dict[str, Callable[[dict[str, Any], bytes], bytes]] = {

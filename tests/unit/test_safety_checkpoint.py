@@ -129,7 +129,7 @@ def test_stage3_takes_the_models_prompts(policy):
 
 
 def test_stage3_falls_back_to_the_text(policy):
-    empty = Backend(answer(safe=True, category="none", reason="fine", positive_prompt=" ", negative_prompt=""))
+    empty = Backend(answer(safe=True, category="none", reason="fine", positive_prompt=" 1 ", negative_prompt=""))
     verdict = check_stage3(PLAIN, "youth", Verifier(policy, empty, conservative=False))
     assert verdict.positive_prompt == PLAIN and verdict.negative_prompt == policy.negative_prompt("youth")
     sneaky = Backend(answer(safe=True, category="none", reason="fine", positive_prompt="a fox with a swastika",

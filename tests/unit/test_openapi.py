@@ -1,0 +1,127 @@
+"""`/api/openapi.json` is a valid OpenAPI 3 document that matches the app's real routes and bodies."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from devserver.engine.requests import TEXT_MAX
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture
+def document(client) -> dict[str, Any]:
+    r = client.get("/api/openapi.json")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    return r.get_json()
+
+
+def operations(document: dict[str, Any]):
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            yield path, method, op
+
+
+def resolve(document: dict[str, Any], ref: str) -> dict[str, Any]:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref[2:].split("/"):
+        assert part in node, f"{ref} does not resolve"
+        node = node[part]
+    return node
+
+
+def refs(node: Any):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def route_template(rule: str) -> str:
+    """Turn a Flask rule (`/x/<int:index>`) into an OpenAPI path template (`/x/{index}`)."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def test_document_has_the_openapi_3_structure(document):
+    assert re.fullmatch(r"3\.\d+\.\d+", document["openapi"])
+    assert document["info"]["title"] and document["info"]["version"]
+    assert document["paths"]
+    for path, method, op in operations(document):
+        assert path.startswith("/api/") and method in HTTP_METHODS, (path, method)
+        assert op["responses"] and any(code.startswith("2") for code in op["responses"]), (path, method)
+        for code, response in op["responses"].items():
+            assert re.fullmatch(r"[1-5]\d\d", code) and response["description"], (path, method, code)
+        declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        assert declared == set(re.findall(r"{(\w+)}", path)), (path, method)
+        assert all(p["required"] for p in op.get("parameters", []) if p["in"] == "path")
+    for ref in refs(document):
+        resolve(document, ref)
+
+
+def test_error_schema_describes_the_envelope_the_api_returns(client, document):
+    schema = document["components"]["schemas"]["Error"]
+    body = client.get("/api/does-not-exist").get_json()
+    assert set(schema["required"]) == set(body)
+    assert set(schema["properties"]["error"]["required"]) == set(body["error"])
+
+
+def test_operation_ids_are_unique(document):
+    ids = [op["operationId"] for _, _, op in operations(document)]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+def test_document_passes_the_openapi_spec_validator(document):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
+
+
+def test_every_api_route_is_listed_with_its_methods(app, document):
+    expected: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            expected.setdefault(route_template(rule.rule), set()).update(
+                m.lower() for m in (rule.methods or set()) - IGNORED_METHODS)
+    listed = {path: set(item) for path, item in document["paths"].items()}
+    assert listed == expected
+    assert {"/api/health", "/api/schema/pipeline/{phase}", "/api/pipeline/{run_id}/events",
+            "/api/media/{media_type}/{run_id}/{index}", "/api/runs/list"} <= set(listed)
+
+
+def test_every_operation_has_a_summary_that_says_what_it_does(document):
+    for path, method, op in operations(document):
+        summary = op.get("summary", "")
+        assert summary and "\n" not in summary, (path, method)
+        assert summary.strip("/ ") not in (path.strip("/"), op["operationId"]), (path, method, summary)
+        assert len(summary.split()) >= 3, (path, method, summary)
+
+
+def test_pipeline_post_documents_the_four_request_bodies(document):
+    op = document["paths"]["/api/schema/pipeline/{phase}"]["post"]
+    assert op["requestBody"]["required"] is True
+    variants = op["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    bodies = {ref.rsplit("/", 1)[-1]: resolve(document, ref) for ref in (v["$ref"] for v in variants)}
+    assert set(bodies) == {"ExecuteRequest", "Stage2Request", "OptimizeRequest", "GenerationRequest"}
+    for phase in ("execute", "stage2", "optimize", "generation"):
+        assert phase in op["requestBody"]["description"]
+    for name, schema in bodies.items():
+        assert schema["type"] == "object" and schema["additionalProperties"] is False, name  # extra="forbid"
+    stage2, execute = bodies["Stage2Request"], bodies["ExecuteRequest"]
+    assert set(stage2["required"]) == {"schema", "input_text"}
+    assert stage2["properties"]["input_text"]["maxLength"] == TEXT_MAX
+    assert {"context_prompt", "run_id", "safety_level", "lang", "session"} <= set(stage2["properties"])
+    assert set(execute["required"]) == {"schema", "input_text"}
+    assert {"output_config", "output_configs", "seed"} <= set(execute["properties"])
+    assert set(bodies["OptimizeRequest"]["required"]) == {"run_id", "output_config"}
+    assert {"output_configs", "prompts", "prompt", "seed", "run_id"} <= set(bodies["GenerationRequest"]["properties"])
+    assert "pattern" in str(stage2["properties"]["run_id"])
+    wait = [p for p in op["parameters"] if p["name"] == "wait"]
+    assert wait and wait[0]["in"] == "query" and wait[0]["required"] is False
+    assert "202" in op["responses"]
