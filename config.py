@@ -62,7 +62,7 @@ class Config:
     # server
     HOST: str = "127.0.0.1"
     PORT: int = 17801
-    THREADS: int = 8
+    THREADS: int = 32
     TESTING: bool = False
     MAX_CONTENT_LENGTH: int = 1_000_000
     DEFAULT_LANGUAGE: str = "de"

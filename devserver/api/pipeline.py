@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from devserver.api import context
+from devserver.engine.context import public_view
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder.run_id import require_run_id
@@ -65,7 +66,7 @@ def cancel(run_id: str):
 def entities(run_id: str):
     """List the run's recorded items (texts inline, files by name)."""
     run_id = require_run_id(run_id)
-    return jsonify({"run_id": run_id, "entities": context.recorder().events(run_id)})
+    return jsonify({"run_id": run_id, "entities": [public_view(i) for i in context.recorder().events(run_id)]})
 
 
 @bp.get("/pipeline/<run_id>/entity/<item_type>")
@@ -75,7 +76,7 @@ def entity(run_id: str, item_type: str):
     items = [i for i in context.recorder().events(run_id) if i.get("item_type") == item_type]
     if not items:
         raise NotFound(f"Run {run_id} has no {item_type!r} item.", code="entity_not_found")
-    return jsonify(items[-1])
+    return jsonify(public_view(items[-1]))
 
 
 @bp.route("/pipeline/<path:rest>", methods=["GET", "POST"])
@@ -113,7 +114,7 @@ def _stream(orchestrator: Any, run_id: str, after: int, heartbeat: float) -> Ite
     if state is None:  # only the folder is left: replay what was recorded, then end
         snapshot = orchestrator.status(run_id)
         for item in context.recorder().events(run_id, after=after):
-            yield _sse(item["item_type"], {"item": item, "status": snapshot}, item["sequence"])
+            yield _sse(item["item_type"], {"item": public_view(item), "status": snapshot}, item["sequence"])
         yield _sse("end", {"status": snapshot})
         return
     yield "retry: 2000\n\n"

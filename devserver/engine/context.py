@@ -16,6 +16,18 @@ from devserver.errors import AppError
 log = logging.getLogger(__name__)
 
 
+TEACHER_ONLY_METADATA = ("details", "answer")
+
+
+def public_view(item: dict[str, Any]) -> dict[str, Any]:
+    """Return an item as a student may see it: withheld texts (blocked, unchecked) without content."""
+    meta = item.get("metadata") or {}
+    if not meta.get("withheld"):
+        return item
+    return {**item, "content": None,
+            "metadata": {k: v for k, v in meta.items() if k not in TEACHER_ONLY_METADATA}}
+
+
 class Blocked(Exception):
     """A safety checkpoint stopped the phase (carries the block the status shows)."""
 
@@ -39,14 +51,20 @@ class PhaseContext:
 
     def emit(self, item_type: str, *, stage: str | None = None, content: str | None = None,
              media_type: str = "text", stage_iteration: int | None = None, loop_iteration: int | None = None,
-             metadata: dict[str, Any] | None = None, file: str | None = None) -> dict[str, Any]:
-        """Record an event and publish it to the run's live listeners."""
+             metadata: dict[str, Any] | None = None, file: str | None = None,
+             withheld: bool = False) -> dict[str, Any]:
+        """Record an event and publish it to the run's live listeners.
+
+        `withheld` items (a blocked model text, an error's technical details) are recorded in full for
+        teachers and researchers, but students' views get them without content."""
+        if withheld:
+            metadata = {**(metadata or {}), "withheld": True}
         item = self.record.event(item_type, stage=stage, content=content, media_type=media_type,
                                  stage_iteration=stage_iteration, loop_iteration=loop_iteration,
                                  metadata=metadata, file=file)
         if metadata and metadata.get("model_used"):
             self.state.models.add(f"{metadata.get('backend')}/{metadata['model_used']}")
-        self.state.publish(item)
+        self.state.publish(public_view(item))
         return item
 
     def entity(self, kind: str, data: bytes | str, ext: str = "txt") -> str | None:
@@ -71,6 +89,8 @@ class PhaseContext:
     def persist(self) -> None:
         """Write the metadata snapshot (atomically, by the recorder)."""
         try:
-            self.record.update(**self.state.status_dict(), request_fingerprints=dict(self.state.fingerprints))
+            self.record.update(**self.state.status_dict(), request_fingerprints=dict(self.state.fingerprints),
+                               current_fingerprint=self.state.current_fingerprint,
+                               generation_count=self.state.generation_count)
         except Exception:
             log.exception("could not persist metadata for run %s", self.state.run_id)

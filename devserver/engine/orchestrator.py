@@ -20,12 +20,14 @@ from typing import Any, Callable
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
-from devserver.engine.run_state import TERMINAL, RunState
+from devserver.engine.run_state import TERMINAL, OutputState, RunState
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
 
 log = logging.getLogger(__name__)
 LIVE_RUNS = 500
+RERUNNABLE = frozenset({"failed", "cancelled", "interrupted"})
+OUTPUT_FIELDS = frozenset(OutputState.__dataclass_fields__)
 
 
 @dataclass
@@ -74,24 +76,40 @@ class Orchestrator:
             if state is None and run_id and (phase in ("optimize", "generation")
                                              or self.services.recorder.exists(run_id)):
                 state = self._restore(run_id)  # after a restart, or once it left the live cache
-            if state is not None and phase in ("stage2", "execute"):
-                if fingerprint in state.fingerprints:
-                    return state  # a retried POST: same run, nothing re-executed
-                raise Conflict("This run id is already used for another request.", code="run_id_conflict",
-                               details={"run_id": run_id})
-            if state is not None and fingerprint in state.fingerprints and not state.status == "failed":
-                return state
-            if state is not None and not state.terminal:
-                raise Conflict("This run is still working on its previous step; try again when it has finished.",
-                               code="run_busy", details={"run_id": run_id, "phase": state.phase,
-                                                         "status": state.status})
-            if state is None:
+            if state is not None:
+                if self._is_retry(state, phase, fingerprint):
+                    return state  # the same POST again: nothing is executed twice
+                if not state.terminal:
+                    raise Conflict("This run is still working on its previous step; try again when it has "
+                                   "finished.", code="run_busy",
+                                   details={"run_id": run_id, "phase": state.phase, "status": state.status})
+                # a later phase may only make the level stricter, never looser
+                state.safety_level = self.services.safety.level(getattr(req, "safety_level", None),
+                                                                base=state.safety_level)
+            else:
                 state = self._new_state(run_id or str(uuid.uuid4()), req)
             state.fingerprints[fingerprint] = phase
+            state.current_fingerprint = fingerprint
             state.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False)
             lock = self._locks.setdefault(state.run_id, threading.Lock())
         self._executor.submit(self._run_phase, phase, req, state, lock)
         return state
+
+    @staticmethod
+    def _is_retry(state: RunState, phase: str, fingerprint: str) -> bool:
+        """Tell whether a POST repeats one already taken (and must not run again), or raise 409.
+
+        stage2/execute create a run: under a used run id only the identical request is accepted, and it
+        runs again only if its first try ended failed, cancelled or interrupted. optimize/generation are
+        deduplicated while the identical request is still queued or running; afterwards the same body
+        is a new request ("generate again")."""
+        current = state.current_fingerprint == fingerprint
+        if phase in ("stage2", "execute"):
+            if fingerprint not in state.fingerprints:
+                raise Conflict("This run id is already used for another request.", code="run_id_conflict",
+                               details={"run_id": state.run_id})
+            return not (current and state.status in RERUNNABLE)
+        return current and not state.terminal
 
     def _validate_refs(self, req: Body) -> None:
         catalog = self.services.catalog
@@ -110,40 +128,57 @@ class Orchestrator:
         state = RunState(run_id=run_id, schema=getattr(req, "schema_", None), safety_level=level,
                          lang=getattr(req, "lang", "de"), input_text=text,
                          context_prompt=getattr(req, "context_prompt", None), session=getattr(req, "session", None))
-        self._runs[run_id] = state
-        while len(self._runs) > LIVE_RUNS:
-            oldest, old_state = next(iter(self._runs.items()))
-            if not old_state.terminal:
-                break
-            self._runs.pop(oldest)
-            self._locks.pop(oldest, None)
+        self._remember(state)
         return state
+
+    def _remember(self, state: RunState) -> None:
+        """Keep a run live; forget the least recently used finished runs beyond LIVE_RUNS."""
+        self._runs[state.run_id] = state
+        excess = len(self._runs) - LIVE_RUNS
+        for run_id in [rid for rid, s in self._runs.items() if s.terminal and rid != state.run_id][:max(0, excess)]:
+            self._runs.pop(run_id)
+            self._locks.pop(run_id, None)
 
     def _restore(self, run_id: str) -> RunState:
         """Bring a finished run back from its folder so a later phase can continue it."""
         meta = self.services.recorder.metadata(run_id)
-        state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=meta.get("safety_level", "kids"),
-                         lang=meta.get("lang", "de"), input_text=meta.get("input_text", ""),
+        # the stricter of the stored level and today's server default (a missing level counts as kids)
+        level = self.services.safety.level(meta.get("safety_level") or "kids")
+        state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=level,
+                         lang=meta.get("lang") or "de", input_text=meta.get("input_text") or "",
                          context_prompt=meta.get("context_prompt"), session=meta.get("session"))
         state.status = meta.get("status", "interrupted")
         if state.status not in TERMINAL:
             state.status = "interrupted"
         state.fingerprints.update(meta.get("request_fingerprints") or {})
+        state.current_fingerprint = meta.get("current_fingerprint")
+        state.generation_count = int(meta.get("generation_count") or 0)
+        state.models.update(meta.get("models") or [])
+        state.created_at = meta.get("created_at") or state.created_at
+        state.outputs = [OutputState(**{k: v for k, v in o.items() if k in OUTPUT_FIELDS})
+                         for o in meta.get("outputs") or [] if isinstance(o, dict)]
         state.translation = meta.get("translation")
         state.interception.update(meta.get("interception") or {})
         state.optimizations.update(meta.get("optimizations") or {})
-        self._runs[run_id] = state
+        self._remember(state)
         return state
 
     # -- execution --------------------------------------------------------------------------------
     def _run_phase(self, phase: str, req: Body, state: RunState, lock: threading.Lock) -> None:
         with lock:
-            record = self.services.recorder.open_run(state.run_id, state.status_dict())
+            try:
+                record = self.services.recorder.open_run(state.run_id, state.status_dict())
+            except Exception:  # no record at all: the run still has to end in a clear state
+                log.exception("run %s: could not open its record", state.run_id)
+                state.touch(status="failed", error={"code": "storage_failed",
+                                                    "message": "The run could not be recorded on the server."})
+                return
             ctx = PhaseContext(state, record, self.services)
             self._cancels[state.run_id] = ctx
-            state.touch(status="running", phase=phase)
-            ctx.emit("pipeline_start", metadata={"phase": phase, "request": req.model_dump(mode="json", by_alias=True)})
             try:
+                state.touch(status="running", phase=phase)
+                ctx.emit("pipeline_start", metadata={"phase": phase,
+                                                     "request": req.model_dump(mode="json", by_alias=True)})
                 if state.cancel_requested:
                     raise Cancelled("The run was cancelled before it started.")
                 PHASES[phase](ctx, req)
@@ -157,15 +192,18 @@ class Orchestrator:
             except AppError as err:
                 state.touch(error={"code": err.code, "message": err.message})
                 self._finish(ctx, "failed", "pipeline_error", {"code": err.code, "message": err.message,
-                                                              "details": err.details})
+                                                              "details": err.details}, withheld=True)
             except Exception as exc:  # a bug must still end the run in a clear state
                 log.exception("run %s phase %s crashed", state.run_id, phase)
                 state.touch(error={"code": "internal_error", "message": "The server hit an unexpected error."})
-                self._finish(ctx, "failed", "pipeline_error", {"code": "internal_error", "message": repr(exc)})
+                self._finish(ctx, "failed", "pipeline_error", {"code": "internal_error",
+                                                              "message": type(exc).__name__}, withheld=True)
             finally:
-                self._cancels.pop(state.run_id, None)
+                if self._cancels.get(state.run_id) is ctx:
+                    self._cancels.pop(state.run_id)
 
-    def _finish(self, ctx: PhaseContext, status: str, item_type: str, metadata: dict[str, Any]) -> None:
+    def _finish(self, ctx: PhaseContext, status: str, item_type: str, metadata: dict[str, Any],
+                withheld: bool = False) -> None:
         state = ctx.state
         # Held throughout: nobody may see the terminal status before it and its last item are on disk.
         with state.cond:
@@ -173,12 +211,16 @@ class Orchestrator:
             if status != "succeeded":
                 state.progress = None
             ctx.persist()
-            ctx.emit(item_type, stage=state.stage, metadata={"status": status, **metadata})
+            ctx.emit(item_type, stage=state.stage, metadata={"status": status, **metadata}, withheld=withheld)
 
     # -- queries and control ----------------------------------------------------------------------
     def get(self, run_id: str) -> RunState | None:
         """Return the live state of a recent run (None when only its folder remains)."""
-        return self._runs.get(run_id)
+        with self._guard:
+            state = self._runs.get(run_id)
+            if state is not None:
+                self._runs.move_to_end(run_id)
+            return state
 
     def status(self, run_id: str) -> dict[str, Any]:
         """Return the status JSON from memory, or from the run's folder."""

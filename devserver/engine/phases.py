@@ -37,9 +37,19 @@ def checkpoint(ctx: PhaseContext, name: str, text: str, stage: str, *, loop_iter
     item_type = "stage3_safety_check" if stage == "stage3" else "stage1_safety_check"
     ctx.emit(item_type, stage=stage, content=None, stage_iteration=stage_iteration, loop_iteration=loop_iteration,
              metadata={"checkpoint": name, **verdict.to_dict()})
-    if verdict.decision == "block":
+    if verdict.decision != "allow":  # anything but an explicit allow blocks
         raise Blocked(block_for(ctx, stage, name, verdict))
     return verdict
+
+
+def guard(ctx: PhaseContext, name: str, text: str, stage: str, item_type: str, **item: Any) -> None:
+    """Check a model-written text before anyone sees it; a blocked one is recorded, withheld from students."""
+    try:
+        checkpoint(ctx, name, text, stage, loop_iteration=item.get("loop_iteration"),
+                   stage_iteration=item.get("stage_iteration"))
+    except Blocked:
+        ctx.emit(item_type, stage=stage, content=text, withheld=True, **item)
+        raise
 
 
 def block_for(ctx: PhaseContext, stage: str, name: str, verdict: Any) -> dict[str, Any]:
@@ -73,11 +83,11 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     translate_chunk = catalog.chunk("translate")
     assert isinstance(translate_chunk, LlmChunk)
     translation = stages.translate(ctx.services.chat, translate_chunk, req.input_text)
-    state.touch(translation=None if translation.skipped else translation.text)
-    ctx.emit("translation_result", stage="stage1", content=translation.text,
-             file=ctx.entity("translation", translation.text), metadata=translation.record())
+    item = {"file": ctx.entity("translation", translation.text), "metadata": translation.record()}
     if translation.skipped is None:
-        checkpoint(ctx, "translation", translation.text, "stage1")
+        guard(ctx, "translation", translation.text, "stage1", "translation_result", **item)
+    state.touch(translation=None if translation.skipped else translation.text)
+    ctx.emit("translation_result", stage="stage1", content=translation.text, **item)
 
     ctx.enter("stage2", "interception")
     iterations = cfg.parameters.iterations or pipeline.iterations or 1
@@ -86,11 +96,12 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     state.touch(progress={"current": 0, "total": iterations})
 
     def on_iteration(index: int, step: stages.TextStep) -> None:
+        item = {"stage_iteration": index, "file": ctx.entity(f"interception_{index}", step.text),
+                "metadata": step.record()}
+        guard(ctx, "interception", step.text, "stage2", "interception_iteration", **item)
         state.interception["iterations"].append({"index": index, "language": step.language, "text": step.text})
         state.touch(progress={"current": index, "total": iterations})
-        ctx.emit("interception_iteration", stage="stage2", content=step.text, stage_iteration=index,
-                 file=ctx.entity(f"interception_{index}", step.text), metadata=step.record())
-        checkpoint(ctx, "interception", step.text, "stage2", stage_iteration=index)
+        ctx.emit("interception_iteration", stage="stage2", content=step.text, **item)
         ctx.check_cancel()
 
     outcome = stages.intercept(ctx.services.chat, chunk, context, translation.text, iterations=iterations,
@@ -140,11 +151,17 @@ def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, t
     ctx.state.optimizations[output_id] = entry
     ctx.state.touch()
     step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang)
+    item = {"file": ctx.entity(f"optimization_{output_id}", step.text),
+            "metadata": {"output_config": output_id, **step.record()}}
+    if step.skipped is None:  # a model wrote it: checked before the student sees it
+        try:
+            guard(ctx, "optimization", step.text, "stage2", "optimization_result", **item)
+        except Blocked:
+            entry.update(status="blocked")
+            raise
     entry.update(result=step.text, status="succeeded")
     ctx.state.touch()
-    ctx.emit("optimization_result", stage="stage2", content=step.text,
-             file=ctx.entity(f"optimization_{output_id}", step.text),
-             metadata={"output_config": output_id, **step.record()})
+    ctx.emit("optimization_result", stage="stage2", content=step.text, **item)
     return step.text
 
 
@@ -152,14 +169,19 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
     """Stages 3 and 4 for every chosen output; each output ends in its own status."""
     state, catalog = ctx.state, ctx.services.catalog
     chunks = {oid: catalog.output_chunk(oid) for oid in req.output_configs}  # unknown id → 404 before work
+    missing = [oid for oid in req.output_configs if not (req.prompts.get(oid) or req.prompt or
+               (state.optimizations.get(oid) or {}).get("result") or state.interception.get("result"))]
+    if missing:  # never fall back to an unchecked or blocked earlier text
+        raise ValidationFailed("There is no checked text to generate from: run the interception first or send "
+                               "the prompt.", code="nothing_to_generate", details={"outputs": missing})
     state.generation_count += 1
     outputs = [OutputState(index=len(state.outputs) + i, output_config=oid, media_type=chunks[oid].media_type)
                for i, oid in enumerate(req.output_configs)]
     state.outputs.extend(outputs)
     state.touch()
     for loop, out in enumerate(outputs, start=1):
-        ctx.check_cancel()
         try:
+            ctx.check_cancel()
             generate_one(ctx, req, out, chunks[out.output_config], loop)
         except Blocked as blocked:
             out.status, out.block = "blocked", blocked.block
@@ -167,9 +189,14 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
                      metadata={"output_config": out.output_config, **blocked.block})
         except BackendError as err:
             out.status, out.error = "failed", {"code": err.code, "message": err.message}
-            ctx.emit("pipeline_error", stage="stage4", loop_iteration=loop,
+            ctx.emit("pipeline_error", stage="stage4", loop_iteration=loop, withheld=True,
                      metadata={"output_config": out.output_config, "code": err.code, "message": err.message,
                                "details": err.details})
+        except BaseException:  # cancel or a bug: no output may stay "running" or "queued" forever
+            final = "cancelled" if ctx.cancel.cancelled or state.cancel_requested else "failed"
+            for rest in outputs[loop - 1:]:
+                rest.status = final
+            raise
         finally:
             out.queue_position = None
             state.touch(queue_position=None)
@@ -195,9 +222,8 @@ def final_text(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chun
         return edit
     if optimized is not None:
         return optimized
-    base = state.interception.get("result") or state.translation or state.input_text
     ctx.enter("stage2", "optimization")
-    return optimize_one(ctx, out.output_config, chunk, base)
+    return optimize_one(ctx, out.output_config, chunk, state.interception["result"])
 
 
 def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chunk: OutputChunk,
@@ -211,7 +237,7 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     verdict = services.safety.stage3(text, state.safety_level)
     ctx.emit("stage3_safety_check", stage="stage3", loop_iteration=loop,
              metadata={"checkpoint": "stage3", "output_config": out.output_config, **verdict.to_dict()})
-    if verdict.decision == "block":
+    if verdict.decision != "allow":
         raise Blocked(block_for(ctx, "stage3", "stage3", verdict))
     out.prompt, out.negative_prompt = verdict.positive_prompt, verdict.negative_prompt
 
@@ -240,11 +266,14 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     if chunk.media_type == "code":
         code_verdict = services.safety.check("code", result.files[0].data.decode("utf-8", "replace"),
                                              state.safety_level)
-        if code_verdict.decision == "block":
+        if code_verdict.decision != "allow":
             raise Blocked(block_for(ctx, "stage4", "code", code_verdict))
     media = result.files[0]
     ext = EXTENSIONS.get(media.mime, media.name.rpartition(".")[2] or "bin")
     out.file = ctx.entity(f"output_{chunk.media_type}", media.data, ext)
+    if out.file is None or not (ctx.record.folder / out.file).is_file():
+        raise BackendError("The generated file could not be saved on the server.", code="storage_failed",
+                           backend=chunk.backend)
     out.mime, out.model, out.backend = media.mime, result.model_used, result.backend
     out.url = f"/api/media/{chunk.media_type}/{state.run_id}/{out.index}"
     out.status = "succeeded"

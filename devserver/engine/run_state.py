@@ -73,6 +73,7 @@ class RunState:
     updated_at: str = field(default_factory=now_iso)
     generation_count: int = 0
     fingerprints: dict[str, str] = field(default_factory=dict)
+    current_fingerprint: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
     cancel_requested: bool = False

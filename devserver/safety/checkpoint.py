@@ -159,7 +159,11 @@ def check_stage3(text: str, level: str, verifier: Verifier) -> Stage3Verdict:
     def done(base: Verdict, positive: str = "", negative: str = "") -> Stage3Verdict:
         if base.decision == "allow":  # a prompt without a single letter ("1") is no prompt
             positive = positive if _has_letters(positive) else text
-            negative = negative if _has_letters(negative) else default_negative
+            # The model's negative prompt reaches the generator too: it is filtered like any text, and it
+            # only ever adds to the level's default (a model cannot remove what the level excludes).
+            if not _has_letters(negative) or verifier.policy.filter.assess(negative, level).outcome != "allow":
+                negative = ""
+            negative = f"{default_negative}, {negative}" if negative else default_negative
         return Stage3Verdict(**{f.name: getattr(base, f.name) for f in fields(Verdict)},
                              positive_prompt=positive, negative_prompt=negative)
 

@@ -52,9 +52,10 @@ def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = N
                  directory: Path | None = None) -> SafetyService:
     """Load the lists and messages once and wire the verifier to the router's chat.
 
-    `conservative` defaults to whether the verify model is the embedded one (`local/...`)."""
-    if conservative is None:
-        conservative = config.model_for(VERIFY_ROLE).startswith("local/")
+    `conservative` defaults to whether a judge (verify or Stage 3 model, or a fallback) is `local/...`."""
+    if conservative is None:  # any judge that may answer (role or fallback) being the tiny model decides
+        judges = [config.model_for(VERIFY_ROLE), config.model_for("STAGE3_MODEL"), *config.LLM_FALLBACKS]
+        conservative = any(ref.startswith("local/") for ref in judges)
     directory = directory or Path(config.SCHEMAS_DIR) / "safety"
     verifier = Verifier(load_policy(directory), chat, conservative)
     return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL)

@@ -86,16 +86,17 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
     for edit in edits:
         after = [e for e in entities if e["sequence"] > edit["sequence"]][0]
         assert after["item_type"] in ("stage1_safety_check", "stage3_safety_check")
-    # the identical POST again is a retry: the run is not generated twice
-    retry = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    # "generate again" with the same prompt and seed: a second output, the same picture (reproducible)
+    again = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
         "run_id": run_id, "output_configs": ["sketch_offline"], "prompts": {"sketch_offline": final},
         "seed": 1234, "lang": "en"}).get_json()
-    assert len(retry["outputs"]) == 1
-    # same prompt + seed in a new run → the same picture (reproducible from the record)
-    again = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    assert [o["index"] for o in again["outputs"]] == [0, 1]
+    assert client.get(again["outputs"][1]["url"]).data == client.get(out["url"]).data
+    # in a new run too
+    fresh = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
         "output_configs": ["sketch_offline"], "prompt": final, "seed": 1234, "lang": "en"}).get_json()
-    assert again["run_id"] != run_id and again["status"] == "succeeded"
-    assert client.get(again["outputs"][0]["url"]).data == client.get(out["url"]).data
+    assert fresh["run_id"] != run_id and fresh["status"] == "succeeded"
+    assert client.get(fresh["outputs"][0]["url"]).data == client.get(out["url"]).data
 
 
 def test_stillepost_records_every_iteration_with_its_language(app, client):

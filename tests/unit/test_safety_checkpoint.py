@@ -123,9 +123,18 @@ def test_stage3_takes_the_models_prompts(policy):
                              negative_prompt="blurry"))
     verdict = check_stage3(PLAIN, "youth", Verifier(policy, backend, conservative=False))
     assert (verdict.decision, verdict.method) == ("allow", "llm")
-    assert (verdict.positive_prompt, verdict.negative_prompt) == ("a fox in deep snow, ink", "blurry")
+    assert verdict.positive_prompt == "a fox in deep snow, ink"
+    # the model's negative prompt adds to the level's default, never replaces it
+    assert verdict.negative_prompt == f"{policy.negative_prompt('youth')}, blurry"
     assert backend.calls[0]["role"] == STAGE3_ROLE
     assert {"positive_prompt", "negative_prompt"} <= set(backend.calls[0]["schema"]["required"])
+
+
+def test_stage3_drops_a_harmful_negative_prompt(policy):
+    backend = Backend(answer(safe=True, category="none", reason="fine", positive_prompt="a fox in deep snow",
+                             negative_prompt="Hakenkreuz, swastika"))
+    verdict = check_stage3(PLAIN, "kids", Verifier(policy, backend, conservative=False))
+    assert verdict.negative_prompt == policy.negative_prompt("kids")
 
 
 def test_stage3_falls_back_to_the_text(policy):
