@@ -189,3 +189,14 @@ def test_heartbeat_keeps_a_quiet_stream_alive(make_app, serve, comfy):
     assert beats >= 2
     httpx.post(f"{base}/api/pipeline/{run_id}/cancel")
     threading.Event().wait(0.1)
+
+
+def test_media_supports_range_requests(live):
+    _, base = live
+    r = httpx.post(f"{base}/api/schema/pipeline/generation?wait=60",
+                   json={"output_configs": ["sketch_offline"], "prompt": "a paper boat", "seed": 9}, timeout=70)
+    url = f"{base}{r.json()['outputs'][0]['url']}"
+    whole = httpx.get(url).content
+    part = httpx.get(url, headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.content == whole[:100]
+    assert part.headers["content-range"] == f"bytes 0-99/{len(whole)}"
