@@ -47,7 +47,7 @@ def _operation(view: Any, path: str, method: str, params: list[tuple[str, str]],
     }
     if path in BODIES and method == "post":
         variants = []
-        for name, model in BODIES[path].items():
+        for model in BODIES[path].values():
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
             components.update(schema.pop("$defs", {}))
             components[model.__name__] = schema

@@ -74,7 +74,7 @@ def test_comfyui_progress_reaches_status_and_sse_and_the_file_is_that_prompts(li
     with httpx.stream("GET", f"{base}/api/pipeline/{run_id}/events", timeout=30) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         messages = read_sse(response)
-    for _, event, data in messages:
+    for _, _, data in messages:
         progress = data.get("status", {}).get("progress")
         if data.get("status", {}).get("stage") == "stage4" and progress:
             seen_progress.append((progress["current"], progress["total"]))
