@@ -6,6 +6,8 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from devserver.api import context
+from devserver.errors import AppError
+from devserver.schemas.catalog import SchemaProblems
 from devserver.schemas.models import InterceptionConfig, LlmChunk, OutputConfig
 
 bp = Blueprint("configs", __name__, url_prefix="/api/configs")
@@ -81,3 +83,18 @@ def get_config(config_id: str):
     body["prompt_structure"] = {"task_instruction": chunk.task_instruction, "context": body["context"],
                                 "input": None, "model_role": chunk.model_role}
     return jsonify(body)
+
+
+@bp.post("/reload")
+def reload_configs():
+    """Re-read every schema file; on problems keep serving the last good set and list every problem."""
+    catalog = context.catalog()
+    try:
+        catalog.reload()
+    except SchemaProblems as problems:
+        raise AppError("The schema files have problems; the server keeps using the last valid set.",
+                       code="schema_invalid", status=422, details=problems.details) from None
+    snap = catalog.snapshot
+    return jsonify({"reloaded": True, "interception_configs": len(snap.interception),
+                    "output_configs": len(snap.outputs), "pipelines": len(snap.pipelines),
+                    "chunks": len(snap.chunks)})

@@ -79,17 +79,30 @@ def test_stillepost_shows_each_iteration_live_with_its_language(student: Student
     config = student.api("/api/configs/stillepost?lang=de")
     total, languages = config["iterations"], config["parameters"]["languages"]
     assert total >= 2 and len(languages) == total
-    student.start("stillepost", IDEA)
-
-    # live: some but not all iterations are on screen while the interception is still running
-    page.wait_for_function(
-        """total => {
-            const box = document.querySelector("[data-testid='stage-box-interception']")
-            const shown = document.querySelectorAll("[data-testid^='iteration-']").length
-            return box !== null && box.dataset.state === 'running' && shown >= 1 && shown < total
-        }""", arg=total, timeout=student.PHASE_MS, polling=100)
-    student.shot("first-iterations", page.get_by_test_id("iteration-1"))
-    expect(page.locator("[data-testid^='iteration-']")).to_have_count(total, timeout=ALL_ROUNDS_MS)
+    # The real model writes six unpredictable texts; one may contain a §86a code (e.g. "18 ... 28") and then
+    # the run is rightly blocked mid-way. That is the safety layer working: try a fresh run (at most 3).
+    for attempt in range(3):
+        if attempt:
+            student.open()
+        student.start("stillepost", IDEA)
+        # live: some but not all iterations are on screen while the interception is still running
+        page.wait_for_function(
+            """total => {
+                const box = document.querySelector("[data-testid='stage-box-interception']")
+                const shown = document.querySelectorAll("[data-testid^='iteration-']").length
+                return box !== null && box.dataset.state === 'running' && shown >= 1 && shown < total
+            }""", arg=total, timeout=student.PHASE_MS, polling=100)
+        student.shot("first-iterations", page.get_by_test_id("iteration-1"))
+        page.wait_for_function(
+            """total => document.querySelectorAll("[data-testid^='iteration-']").length === total
+                       || document.querySelector("[data-testid='blocked-card']") !== null""",
+            arg=total, timeout=ALL_ROUNDS_MS, polling=200)
+        if page.get_by_test_id("blocked-card").count() == 0:
+            break
+        student.shot("blocked-by-a-model-text", page.get_by_test_id("blocked-card"))
+    else:
+        pytest.fail("three Stille Post runs in a row were blocked by the model's texts")
+    expect(page.locator("[data-testid^='iteration-']")).to_have_count(total)
     expect(page.get_by_test_id("stage-box-interception")).to_have_attribute("data-state", "done",
                                                                            timeout=student.PHASE_MS)
     student.shot("all-iterations", page.get_by_test_id(f"iteration-{total}"))

@@ -16,6 +16,22 @@ pytestmark = pytest.mark.slow
 WAIT = "?wait=180"
 
 
+def post_run(client, phase: str, body: dict, tries: int = 3) -> dict:
+    """POST a phase and wait for it; a fresh run if the real model's random text was (rightly) blocked.
+
+    The embedded model writes unpredictable text; now and then it contains a §86a number code and a
+    checkpoint blocks it. That is the safety layer working, not what these tests are about."""
+    for _ in range(tries):
+        run = client.post(f"/api/schema/pipeline/{phase}{WAIT}", json=body).get_json()
+        block = run.get("block") or {}
+        if not (run["status"] == "blocked" and block.get("checkpoint") in MODEL_CHECKPOINTS):
+            return run
+    raise AssertionError(f"{tries} runs in a row were blocked by the model's texts: {run['block']}")
+
+
+MODEL_CHECKPOINTS = ("translation", "interception", "optimization")
+
+
 def run_folder(app, run_id: str) -> Path:
     return app.extensions["devserver.recorder"].runs_dir / run_id
 
@@ -30,11 +46,9 @@ def item_types(app, run_id: str) -> list[str]:
 
 
 def test_execute_runs_all_four_stages_and_stores_the_image(app, client):
-    r = client.post(f"/api/schema/pipeline/execute{WAIT}", json={
+    run = post_run(client, "execute", {
         "schema": "bauhaus", "input_text": "a red balloon flies over the city",
         "output_configs": ["sketch_offline"], "lang": "en"})
-    assert r.status_code == 200
-    run = r.get_json()
     assert run["status"] == "succeeded", run
     assert run["interception"]["result"] and run["interception"]["context"]
     assert run["interception"]["task_instruction"] and run["interception"]["input"]
@@ -59,9 +73,9 @@ def test_execute_runs_all_four_stages_and_stores_the_image(app, client):
 
 
 def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(client):
-    start = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    start = post_run(client, "stage2", {
         "schema": "user_defined", "input_text": "a lighthouse in the storm",
-        "context_prompt": "Describe everything as if it were made of paper.", "lang": "en"}).get_json()
+        "context_prompt": "Describe everything as if it were made of paper.", "lang": "en"})
     assert start["status"] == "succeeded", start
     run_id = start["run_id"]
     assert start["interception"]["context"] == "Describe everything as if it were made of paper."
@@ -100,8 +114,7 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
 
 
 def test_stillepost_records_every_iteration_with_its_language(app, client):
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
-        "schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"}).get_json()
+    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"})
     assert run["status"] == "succeeded", run
     iterations = run["interception"]["iterations"]
     cfg = client.get("/api/configs/stillepost").get_json()
@@ -116,9 +129,8 @@ def test_stillepost_records_every_iteration_with_its_language(app, client):
 
 
 def test_one_failing_output_does_not_fail_the_others(client):
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json={
-        "schema": "haiku", "input_text": "snow on a mountain", "lang": "en",
-        "output_configs": ["sketch_offline", "sd35_large"]}).get_json()
+    run = post_run(client, "execute", {"schema": "haiku", "input_text": "snow on a mountain", "lang": "en",
+                                       "output_configs": ["sketch_offline", "sd35_large"]})
     assert run["status"] == "succeeded"
     by_id = {o["output_config"]: o for o in run["outputs"]}
     assert by_id["sketch_offline"]["status"] == "succeeded"
@@ -143,8 +155,7 @@ def test_p86a_input_is_blocked_at_stage1_with_a_message(app, client, lang):
 
 
 def test_edited_prompt_that_turns_harmful_is_blocked_at_stage3(app, client):
-    run_id = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
-        "schema": "pop_art", "input_text": "a soup can", "lang": "en"}).get_json()["run_id"]
+    run_id = post_run(client, "stage2", {"schema": "pop_art", "input_text": "a soup can", "lang": "en"})["run_id"]
     gen = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
         "run_id": run_id, "output_configs": ["sketch_offline"],
         "prompts": {"sketch_offline": "a soup can with a big swastika on it"}}).get_json()
@@ -178,12 +189,17 @@ def test_runs_at_once_keep_their_own_rules(app, client):
         assert r.status_code == 202
         ids.append(r.get_json()["run_id"])
     orchestrator = app.extensions["devserver.orchestrator"]
+    succeeded = 0
     for marker, run_id in zip(markers, ids):
         status = orchestrator.wait(run_id, 240)
-        assert status["status"] == "succeeded", status
+        # a model text may rightly be blocked now and then; isolation is checked for every run anyway
+        assert status["status"] == "succeeded" or (status["status"] == "blocked" and
+                                                   status["block"]["checkpoint"] in MODEL_CHECKPOINTS), status
+        succeeded += status["status"] == "succeeded"
         assert marker in status["interception"]["context"] and marker in status["input_text"]
         record = (run_folder(app, run_id) / "events.jsonl").read_text()
         leaks = [line for line in record.splitlines() if any(m in line for m in markers if m != marker)]
         assert leaks == [], (marker, leaks)
+    assert succeeded >= 15
     # the loaded config was never changed by a student's rules
     assert app.extensions["devserver.catalog"].interception("user_defined").context is None
