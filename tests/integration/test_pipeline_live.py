@@ -200,3 +200,18 @@ def test_media_supports_range_requests(live):
     part = httpx.get(url, headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and part.content == whole[:100]
     assert part.headers["content-range"] == f"bytes 0-99/{len(whole)}"
+
+
+def test_llm_is_unloaded_before_a_comfyui_job_when_configured(make_app, comfy):
+    from tests.fakes.ollama_fake import OllamaFake
+
+    with OllamaFake(models=("writer:latest",)) as ollama:
+        roles = {"STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest", "STAGE3_MODEL": "ollama/writer:latest"}
+        app = make_app(COMFYUI_URL=comfy.url, OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles,
+                       OLLAMA_UNLOAD_BEFORE_MEDIA=True)
+        run = app.test_client().post("/api/schema/pipeline/generation?wait=60", json={
+            "output_configs": ["sd35_large"], "prompt": "a quiet harbour", "seed": 1}).get_json()
+        assert run["status"] == "succeeded", run
+        unloads = [b for b in ollama.chat_bodies() if b.get("keep_alive") == 0 and not b.get("messages")]
+        assert unloads and unloads[0]["model"].startswith("writer")
+        assert any(r.path == "/prompt" and r.method == "POST" for r in comfy.requests)
