@@ -88,10 +88,14 @@ def test_stillepost_shows_each_iteration_live_with_its_language(student: Student
         # live: some but not all iterations are on screen while the interception is still running
         page.wait_for_function(
             """total => {
+                if (document.querySelector("[data-testid='blocked-card']") !== null) return true
                 const box = document.querySelector("[data-testid='stage-box-interception']")
                 const shown = document.querySelectorAll("[data-testid^='iteration-']").length
                 return box !== null && box.dataset.state === 'running' && shown >= 1 && shown < total
             }""", arg=total, timeout=student.PHASE_MS, polling=100)
+        if page.get_by_test_id("blocked-card").count():  # the very first pass was blocked
+            student.shot("blocked-by-a-model-text", page.get_by_test_id("blocked-card"))
+            continue
         student.shot("first-iterations", page.get_by_test_id("iteration-1"))
         page.wait_for_function(
             """total => document.querySelectorAll("[data-testid^='iteration-']").length === total
