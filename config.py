@@ -72,6 +72,8 @@ class Config:
     FRONTEND_DIST: Path = ROOT / "public" / "ai4artsed-frontend" / "dist"
     # model roles → "provider/model"
     MODEL_ROLE_MAP: Mapping[str, str] = field(default_factory=lambda: {r: LOCAL_MODEL for r in MODEL_ROLES})
+    # fixed sampling seed for every language-model call (reproducible studies); None = random per call
+    LLM_SEED: int | None = None
     # fallback chain for every LLM role: tried in order after the role's own model fails
     LLM_FALLBACKS: tuple[str, ...] = ()
     # embedded model
@@ -170,6 +172,8 @@ def _coerce(kind: Any, raw: str, name: str) -> Any:
             return raw.strip().lower() in ("1", "true", "yes", "on")
         if kind == "int":
             return int(raw)
+        if kind == "int | None":
+            return int(raw) if raw.strip() else None
         if kind == "float":
             return float(raw)
         if kind == "Path":

@@ -42,6 +42,9 @@ class Services:
 
     def chat(self, role: str, messages: Any, options: dict[str, Any], json_schema: Any = None,
              on_token: Any = None) -> Any:
+        """Call a role's model; with LLM_SEED set, every call samples reproducibly (the seed is recorded)."""
+        if self.config.LLM_SEED is not None and "seed" not in options:
+            options = {**options, "seed": self.config.LLM_SEED}
         return self.router.chat(role, messages, options, json_schema=json_schema, on_token=on_token)
 
     def before_media(self, chunk: OutputChunk) -> None:

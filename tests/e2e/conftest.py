@@ -92,6 +92,13 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1280, "height": 900}, "locale": "de-DE"}
 
 
+class ModelTextBlocked(Exception):
+    """The embedded model wrote something a checkpoint (rightly) blocked; the test may try a fresh run."""
+
+
+BLOCKED_CARD = "document.querySelector(\"[data-testid='blocked-card']\") !== null"
+
+
 class StudentPage:
     """The student page in one browser tab, with the steps a student takes and a camera."""
 
@@ -119,8 +126,18 @@ class StudentPage:
         self.choose_attitude(attitude)
         self.page.get_by_test_id("start-button").click()
 
+    def _until_or_blocked(self, condition: str) -> None:
+        """Wait for a JS condition; raise ModelTextBlocked if the blocked card shows up instead."""
+        self.page.wait_for_function(f"() => {BLOCKED_CARD} || ({condition})", timeout=PHASE_TIMEOUT_MS,
+                                    polling=100)
+        if self.page.get_by_test_id("blocked-card").count():
+            self.shot("blocked-by-a-model-text", self.page.get_by_test_id("blocked-card"))
+            raise ModelTextBlocked()
+
     def wait_for_interception(self) -> None:
         """Wait until every Stage 1/2 box is done and the editable result is filled in."""
+        self._until_or_blocked("document.querySelector(\"[data-testid='stage-box-interception']\")"
+                               "?.dataset.state === 'done'")
         for step in ("safety", "translation", "interception"):
             expect(self.page.get_by_test_id(f"stage-box-{step}")).to_have_attribute(
                 "data-state", "done", timeout=PHASE_TIMEOUT_MS)
@@ -132,6 +149,8 @@ class StudentPage:
         expect(option).to_be_enabled(timeout=PHASE_TIMEOUT_MS)
         option.click()
         expect(option).to_have_attribute("aria-pressed", "true")
+        self._until_or_blocked(f"document.querySelector(\"[data-testid='optimized-prompt-{output_id}']\")"
+                               "?.value?.length > 0")
         expect(self.page.get_by_test_id(f"optimized-prompt-{output_id}")).not_to_have_value(
             "", timeout=PHASE_TIMEOUT_MS)
 
@@ -164,6 +183,18 @@ class StudentPage:
         self._shots += 1
         SCREENSHOTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f"{self._name}-{self._shots:02d}-{step}.png"))
+
+
+def with_fresh_runs(student: "StudentPage", flow, tries: int = 3) -> None:
+    """Run a flow; if a model text was blocked on the way, reload and run it again (at most `tries`)."""
+    for attempt in range(tries):
+        if attempt:
+            student.open()
+        try:
+            return flow()
+        except ModelTextBlocked:
+            continue
+    pytest.fail(f"{tries} runs in a row were blocked by the embedded model's texts")
 
 
 @pytest.fixture

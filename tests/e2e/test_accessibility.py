@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import with_fresh_runs
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import StudentPage
 
@@ -72,8 +74,12 @@ def test_tablet_width_shows_every_main_control_without_sideways_scrolling(studen
     no_sideways_scrolling(page)
     student.shot("start", page.get_by_test_id("idea-input"))
 
-    student.start("bauhaus", "a bicycle leaning on a wall")
-    student.wait_for_interception()
+    def until_interception() -> None:
+        student.page.set_viewport_size({"width": 768, "height": 1024})
+        student.start("bauhaus", "a bicycle leaning on a wall")
+        student.wait_for_interception()
+
+    with_fresh_runs(student, until_interception)
     for control in ("rules-input", "three-parts", "interception-result", "output-option-sketch_offline"):
         within_width(page, control)
     no_sideways_scrolling(page)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import with_fresh_runs
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import StudentPage
 
@@ -49,12 +51,16 @@ def test_output_whose_model_is_missing_is_disabled_with_its_reason(student: Stud
     reason = listed["sd35_large"]["unavailable_reason"]
     assert reason
 
-    student.start("haiku", "snow falls on a mountain village")
     option = page.get_by_test_id("output-option-sd35_large")
     explanation = page.get_by_test_id("output-unavailable-sd35_large")
-    expect(explanation).to_be_visible()
-    expect(explanation).to_contain_text(reason)
-    student.wait_for_interception()
+
+    def until_interception() -> None:
+        student.start("haiku", "snow falls on a mountain village")
+        expect(explanation).to_be_visible()
+        expect(explanation).to_contain_text(reason)
+        student.wait_for_interception()
+
+    with_fresh_runs(student, until_interception)
     # the picker now accepts outputs, yet this one stays disabled because its model is missing
     expect(page.get_by_test_id("output-option-sketch_offline")).to_be_enabled(timeout=student.PHASE_MS)
     expect(option).to_be_disabled()

@@ -203,3 +203,11 @@ def test_runs_at_once_keep_their_own_rules(app, client):
     assert succeeded >= 15
     # the loaded config was never changed by a student's rules
     assert app.extensions["devserver.catalog"].interception("user_defined").context is None
+
+
+def test_llm_seed_makes_every_model_call_send_and_record_that_seed(make_app):
+    app = make_app(LLM_SEED=4242)
+    run = post_run(app.test_client(), "stage2", {"schema": "haiku", "input_text": "a heron in the reeds",
+                                                 "lang": "en"})
+    model_items = [e for e in events(app, run["run_id"]) if e["metadata"].get("model_used")]
+    assert model_items and all(e["metadata"]["parameters"]["seed"] == 4242 for e in model_items)
