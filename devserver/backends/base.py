@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from devserver.errors import BackendError
 
@@ -195,10 +195,6 @@ class MediaBackend(Backend):
                  cancel: CancelToken | None = None) -> MediaResult:
         """Generate the media for one output and return the downloaded files."""
         raise NotImplementedError
-
-
-class BackendFactory(Protocol):
-    def __call__(self, config: Any) -> Backend | None: ...
 
 
 def is_secret_key(key: Any) -> bool:

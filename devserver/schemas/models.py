@@ -7,7 +7,6 @@ output config (`configs/output/`)                which output chunk, media type,
 """
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -194,7 +193,3 @@ class OutputConfig(Strict):
     display: Display
     audience: Audience = Audience()
 
-
-def slug_ok(value: str) -> bool:
-    """Tell whether a value is a valid schema id (used before touching the filesystem)."""
-    return re.fullmatch(ID_PATTERN, value) is not None
