@@ -48,6 +48,11 @@ CREATE INDEX IF NOT EXISTS runs_schema ON runs(schema, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_safety ON runs(safety_level, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_session ON runs(session, created_at, run_id);
 CREATE INDEX IF NOT EXISTS run_media_run ON run_media(run_id);
+-- The number of runs, kept by triggers: an unfiltered page must not count 100k rows every time.
+CREATE TABLE IF NOT EXISTS run_count (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO run_count SELECT 0, COUNT(*) FROM runs;
+CREATE TRIGGER IF NOT EXISTS runs_counted_in AFTER INSERT ON runs BEGIN UPDATE run_count SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS runs_counted_out AFTER DELETE ON runs BEGIN UPDATE run_count SET n = n - 1; END;
 """
 SCHEMA_VERSION = 1  # bump when _SCHEMA changes: an older index is dropped and rebuilt from the folders
 
@@ -122,7 +127,8 @@ class RunIndex:
             # True when the rows cannot be trusted to be complete: the owner rebuilds from the folders.
             self.needs_rebuild = version != SCHEMA_VERSION
             if self.needs_rebuild:  # a fresh file, or tables of another layout: start from empty tables
-                self._db.executescript("DROP TABLE IF EXISTS run_media; DROP TABLE IF EXISTS runs;")
+                self._db.executescript("DROP TABLE IF EXISTS run_media; DROP TABLE IF EXISTS runs; "
+                                       "DROP TABLE IF EXISTS run_count;")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -173,8 +179,9 @@ class RunIndex:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}")
         where, params = self._where(filters or {})
         page_where, _ = self._where(filters or {}, paging=True)
+        count = f"SELECT COUNT(*) FROM runs {where}" if where else "SELECT n FROM run_count"
         with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM runs {where}", params).fetchone()[0]
+            total = self._db.execute(count, params).fetchone()[0]
             rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM runs {page_where} ORDER BY {ORDERS[order]} "
                                     "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
         return {"runs": [self._decode(r) for r in rows], "total": total, "limit": limit, "offset": offset}

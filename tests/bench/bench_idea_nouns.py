@@ -104,7 +104,7 @@ def main() -> None:
                 bad += shown_bad(text, source, kind)
         seconds = time.perf_counter() - started
         n = len(ideas)
-        print(f"| {mode} | {kept[0]}/{n} | {kept[1]}/{n} | {kept[2]}/{n} | {bad}/{3 * n} | {seconds:.0f} |")
+        print(f"| {mode} | {kept[0]}/{n} | {kept[1]}/{n} | {kept[2]}/{n} | {bad}/{3 * n} | {seconds:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
