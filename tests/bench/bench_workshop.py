@@ -63,7 +63,7 @@ def workshop(scale: float) -> tuple[float, float, float, int]:
                           "MODEL_ROLE_MAP": {role: "ollama/writer" for role in ROLES}})
         try:
             comfy.frame_delay *= image_s / lone_job_s(app, 1)
-            image_s = lone_job_s(app, 2)
+            image_s = min(lone_job_s(app, seed) for seed in (2, 3, 4))  # others' load only ever adds time
 
             def student(n: int) -> tuple[float, str]:
                 client = app.test_client()
