@@ -114,7 +114,8 @@ def gated_call(chat: ChatFn, chunk: LlmChunk, parts: PromptParts, options: dict[
         step.text = clean_answer(found.text)
         return step
     strict = PromptParts(f"{parts.task_instruction} {quality.STRICT_NOTE}", parts.context, parts.input)
-    retry = call_chunk(chat, chunk, strict, {**options, **quality.STRICT_OPTIONS})
+    tighter = {"max_tokens": max(16, int(options["max_tokens"] * 0.75))} if options.get("max_tokens") else {}
+    retry = call_chunk(chat, chunk, strict, {**options, **quality.STRICT_OPTIONS, **tighter})
     again = quality.review(retry.text, parts.input, kind, instruction=chunk.task_instruction, target=target)
     retry.duration_ms += step.duration_ms
     retry.quality = {"problems": list(found.problems), "retried": True, "retry_problems": list(again.problems)}

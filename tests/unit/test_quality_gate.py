@@ -85,6 +85,7 @@ def test_a_bad_translation_is_retried_strictly_and_a_good_retry_is_used():
     assert step.text == "A fox in the snow under the full moon" and step.fallback is None
     first, retry = chat.calls
     assert retry["options"]["temperature"] == 0 and retry["options"]["repeat_penalty"] > 1
+    assert retry["options"]["max_tokens"] < first["options"]["max_tokens"]
     assert quality.STRICT_NOTE in retry["messages"][0]["content"]
     assert first["options"]["max_tokens"] < TRANSLATE.parameters.max_tokens  # proportional to the short input
     assert step.record()["quality"]["problems"] == ["meta_commentary"]
