@@ -19,6 +19,7 @@ from devserver.safety.service import build_safety
 from devserver.errors import ConfigError, register_error_handlers
 from devserver.recorder import LivePipelineRecorder
 from devserver.schemas.catalog import Catalog
+from devserver.teacher import setup as teacher_setup
 
 VERSION = "0.1.0"
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
         "devserver.recorder": recorder, "devserver.orchestrator": orchestrator,
         "devserver.availability": AvailabilityChecker(registry, router, cfg, cfg.AVAILABILITY_CACHE_SECONDS),
     })
+    teacher_setup.install(app, cfg, catalog, safety)
     register_error_handlers(app)
     api.register(app)
     return app
@@ -63,3 +65,4 @@ def shutdown(app: Flask) -> None:
     """Stop the app's run workers and release its backends (loaded models, connections)."""
     app.extensions["devserver.orchestrator"].shutdown()
     app.extensions["devserver.backends"].close()
+    app.extensions["devserver.teacher_db"].close()
