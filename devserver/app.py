@@ -55,7 +55,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
         "devserver.recorder": recorder, "devserver.orchestrator": orchestrator,
         "devserver.availability": AvailabilityChecker(registry, router, cfg, cfg.AVAILABILITY_CACHE_SECONDS),
     })
-    teacher_setup.install(app, cfg, catalog, safety)
+    teacher_setup.install(app, cfg, catalog, safety, recorder, orchestrator)
     register_error_handlers(app)
     api.register(app)
     return app

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from devserver.api import config_editor, configs, frontend, health, media, openapi, pipeline, runs, safety
+from devserver.api import config_editor, configs, frontend, health, media, moderation, openapi, pipeline, runs, safety
 
 
 def register(app: Flask) -> None:
     """Attach every blueprint to the app."""
-    for module in (configs, config_editor, health, safety, pipeline, media, runs, openapi, frontend):
+    for module in (configs, config_editor, health, safety, pipeline, media, runs, moderation, openapi, frontend):
         app.register_blueprint(module.bp)

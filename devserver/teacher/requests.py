@@ -38,3 +38,9 @@ class ReleaseRequest(Body):
     """A teacher's written reason for releasing a blocked run."""
 
     reason: str = Field(min_length=10, max_length=2000)
+
+
+class PublishRequest(Body):
+    """Whether a student's attitude is shown to the whole session."""
+
+    published: bool = True
