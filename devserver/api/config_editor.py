@@ -27,11 +27,14 @@ def author() -> str:
 
 @bp.get("/editor")
 def list_editable():
-    """List every attitude with its source (shipped, read-only / teacher, editable) and version."""
+    """List every attitude with its source (shipped, read-only / teacher, editable), and the pipelines to pick."""
     lang, ed = context.lang(), editor()
     configs = [{**interception_summary(c, lang), "source": ed.source(c.id)}
                for c in context.catalog().snapshot.interception.values()]
-    return jsonify({"lang": lang, "configs": sorted(configs, key=lambda c: (c["source"], c["id"]))})
+    pipelines = [{"name": p.name, "type": p.type, "iterations": p.iterations}
+                 for p in context.catalog().shipped.pipelines.values() if p.type != "media_generation"]
+    return jsonify({"lang": lang, "configs": sorted(configs, key=lambda c: (c["source"], c["id"])),
+                    "pipelines": pipelines})
 
 
 @bp.get("/interception/<config_id>/source")

@@ -53,12 +53,28 @@ async function errorFrom(response: Response): Promise<ApiError> {
   return new ApiError(`http_${response.status}`, response.statusText || 'Request failed', response.status)
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+/** The CSRF token the server keeps in a readable cookie; state-changing requests echo it in a header. */
+function csrfToken(): string | null {
+  const match = document.cookie.match(/(?:^|;\s*)csrf_token=([^;]+)/)
+  return match ? decodeURIComponent(match[1]) : null
+}
+
+function headersFor(method: string, body: unknown): Record<string, string> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  const token = method === 'GET' ? null : csrfToken()
+  if (token) headers['X-CSRF-Token'] = token
+  return headers
+}
+
+/** Send one JSON request (credentials as cookies) and return the parsed answer, or throw ApiError. */
+export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let response: Response
   try {
     response = await fetch(resolveUrl(path), {
       method,
-      headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      credentials: 'same-origin',
+      headers: headersFor(method, body),
       body: body === undefined ? undefined : JSON.stringify(body),
     })
   } catch (cause) {
