@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from config import MODEL_ROLES, SAFETY_LEVELS, Config
-from devserver import api
+from devserver import access, api
 from devserver.backends.availability import AvailabilityChecker
 from devserver.backends.registry import build_registry, known_backend_ids
 from devserver.backends.router import Router
@@ -55,6 +55,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
         "devserver.availability": AvailabilityChecker(registry, router, cfg, cfg.AVAILABILITY_CACHE_SECONDS),
     })
     register_error_handlers(app)
+    access.init_app(app, cfg)
     api.register(app)
     return app
 
@@ -63,3 +64,4 @@ def shutdown(app: Flask) -> None:
     """Stop the app's run workers and release its backends (loaded models, connections)."""
     app.extensions["devserver.orchestrator"].shutdown()
     app.extensions["devserver.backends"].close()
+    app.extensions["devserver.access_db"].close()
