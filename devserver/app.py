@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from config import MODEL_ROLES, SAFETY_LEVELS, Config
-from devserver import api
+from devserver import access, api
 from devserver.backends.availability import AvailabilityChecker
 from devserver.backends.registry import build_registry, known_backend_ids
 from devserver.backends.router import Router
@@ -57,6 +57,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
     })
     teacher_setup.install(app, cfg, catalog, safety, recorder, orchestrator)
     register_error_handlers(app)
+    access.init_app(app, cfg)
     api.register(app)
     return app
 
@@ -66,3 +67,4 @@ def shutdown(app: Flask) -> None:
     app.extensions["devserver.orchestrator"].shutdown()
     app.extensions["devserver.backends"].close()
     app.extensions["devserver.teacher_db"].close()
+    app.extensions["devserver.access_db"].close()

@@ -5,7 +5,9 @@ lint is a 422 listing every field. A saved config is live for the next run witho
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, jsonify
+
+from devserver.access.control import principal
 
 from devserver.api import context
 from devserver.api.configs import interception_summary
@@ -22,7 +24,8 @@ def editor() -> ConfigEditor:
 
 def author() -> str:
     """Return the signed-in teacher's name for the version history."""
-    return str(g.get("user_name") or "teacher")
+    user = principal().user
+    return user.name if user is not None else "unknown"
 
 
 @bp.get("/editor")

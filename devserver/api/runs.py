@@ -1,4 +1,4 @@
-"""Research API: list, filter, inspect and export recorded runs (open to everyone in this version).
+"""Research API: list, filter, inspect and export recorded runs (staff only: see devserver/access/policy.py).
 
 Every run id is validated before it touches the filesystem; filters and pagination are validated with
 pydantic (unknown query parameters are rejected, so a typo never silently widens a query).
@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config import SAFETY_LEVELS
+from devserver.access.control import control, principal
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder import export
 from devserver.recorder.index import ORDERS, parse_bound
@@ -39,6 +40,7 @@ class RunFilters(BaseModel):
     schema_id: str | None = Field(None, alias="schema", max_length=100)
     safety_level: SafetyLevel | None = None
     session: str | None = Field(None, max_length=100)
+    student: str | None = Field(None, max_length=100)
     media_type: MediaType | None = None
     since: str | None = Field(None, max_length=40)
     until: str | None = Field(None, max_length=40)
@@ -60,8 +62,9 @@ class RunFilters(BaseModel):
         return value
 
     def filters(self) -> dict[str, Any]:
-        """Return the set filters as the index expects them."""
-        return self.model_dump(by_alias=True, exclude_none=True, include=set(RunFilters.model_fields))
+        """Return the set filters as the index expects them (a teacher's limited to their sessions)."""
+        chosen = self.model_dump(by_alias=True, exclude_none=True, include=set(RunFilters.model_fields))
+        return control().research_filters(principal(), chosen)
 
 
 class ListQuery(RunFilters):

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 200
 COLUMNS = ("run_id", "created_at", "updated_at", "status", "phase", "schema", "safety_level", "session",
-           "lang", "media_types", "output_configs", "input_preview", "models")
+           "lang", "media_types", "output_configs", "input_preview", "models", "student")
 _LIST_COLUMNS = ("media_types", "output_configs", "models")  # stored as JSON arrays
-_EQUALITY_FILTERS = ("status", "schema", "safety_level", "session")
+_EQUALITY_FILTERS = ("status", "schema", "safety_level", "session", "student")
 FILTERS = (*_EQUALITY_FILTERS, "media_type", "since", "until", "q")
 ORDERS = {"-created_at": "created_at DESC, run_id DESC", "created_at": "created_at ASC, run_id ASC",
           "-updated_at": "updated_at DESC, run_id DESC", "updated_at": "updated_at ASC, run_id ASC"}
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, status TEXT NOT NULL,
     phase TEXT, schema TEXT, safety_level TEXT, session TEXT, lang TEXT, media_types TEXT NOT NULL,
     output_configs TEXT NOT NULL, input_preview TEXT NOT NULL, models TEXT NOT NULL,
-    search_text TEXT NOT NULL  -- casefolded preview: SQLite's LIKE folds ASCII only (Ä, ß ...)
+    search_text TEXT NOT NULL,  -- casefolded preview: SQLite's LIKE folds ASCII only (Ä, ß ...)
+    student TEXT  -- the pseudonym of the student who started the run
 );
 CREATE TABLE IF NOT EXISTS run_media (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, media_type TEXT NOT NULL,
@@ -48,8 +49,9 @@ CREATE INDEX IF NOT EXISTS runs_schema ON runs(schema, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_safety ON runs(safety_level, created_at, run_id);
 CREATE INDEX IF NOT EXISTS runs_session ON runs(session, created_at, run_id);
 CREATE INDEX IF NOT EXISTS run_media_run ON run_media(run_id);
+CREATE INDEX IF NOT EXISTS runs_student ON runs(student, created_at, run_id);
 """
-SCHEMA_VERSION = 1  # bump when _SCHEMA changes: an older index is dropped and rebuilt from the folders
+SCHEMA_VERSION = 2  # bump when _SCHEMA changes: an older index is dropped and rebuilt from the folders
 
 
 def parse_bound(value: str | date, *, end: bool) -> str:
@@ -96,7 +98,8 @@ def index_row(metadata: Mapping[str, Any]) -> dict[str, Any]:
         "run_id": metadata["run_id"], "created_at": created,
         "updated_at": _timestamp(metadata.get("updated_at")) or created,
         "status": _text(metadata.get("status")) or "queued",
-        **{name: _text(metadata.get(name)) for name in ("phase", "schema", "safety_level", "session", "lang")},
+        **{name: _text(metadata.get(name)) for name in ("phase", "schema", "safety_level", "session", "lang",
+                                                         "student")},
         "media_types": _strings(o.get("media_type") for o in outputs),
         "output_configs": _strings([*(o.get("output_config") for o in outputs),
                                     *_as_list(metadata.get("output_configs") or [])]),

@@ -133,7 +133,8 @@ class ConfigEditor:
     def _current(self, config_id: str) -> tuple[int, str]:
         found = self.store.current(config_id)
         if found is None:
-            raise NotFound(f"No teacher config named {config_id!r}.", code="config_not_found", details={"id": config_id})
+            raise NotFound(f"No teacher config named {config_id!r}.", code="config_not_found",
+                           details={"id": config_id})
         return found
 
     def _saved(self, version: int) -> int:

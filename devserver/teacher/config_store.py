@@ -9,10 +9,10 @@ import difflib
 import json
 from typing import Any
 
+from devserver.access.db import AccessDB
 from devserver.errors import NotFound
 from devserver.recorder.items import now_iso
 from devserver.schemas.models import InterceptionConfig
-from devserver.teacher.database import TeacherDatabase
 
 
 def config_text(data: dict[str, Any]) -> str:
@@ -28,7 +28,7 @@ def _diff(before: str, after: str, config_id: str) -> str:
 class ConfigStore:
     """Teacher configs and their history in the teacher database."""
 
-    def __init__(self, db: TeacherDatabase):
+    def __init__(self, db: AccessDB):
         self.db = db
 
     def _latest(self, conn: Any, config_id: str) -> Any:

@@ -1,15 +1,13 @@
-"""The teacher data file (`exports/teacher.sqlite`): one connection per app, serialised by a lock.
+"""The teacher data file (`<DATA_DIR>/teacher.sqlite`), beside the access database and like it.
 
 Teacher-made configs, their versions, students' own attitudes and the moderation audit log live
 here — never inside `schemas/`, which stays read-only for the server.
 """
 from __future__ import annotations
 
-import sqlite3
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+
+from devserver.access.db import AccessDB
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS config_versions (
@@ -27,35 +25,6 @@ CREATE TABLE IF NOT EXISTS moderation_audit (
 CREATE INDEX IF NOT EXISTS moderation_audit_session ON moderation_audit (session_id);
 """
 
-
-class TeacherDatabase:
-    """A small SQLite file shared by the teacher stores of one app."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Yield the connection inside one write transaction (committed on success)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        """Run a read query and return every row."""
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+def open_teacher_db(path: Path) -> AccessDB:
+    """Open (and create) the teacher database at `path`."""
+    return AccessDB(path, SCHEMA)

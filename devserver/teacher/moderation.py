@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from devserver.access.db import AccessDB
 from devserver.engine.context import public_view
 from devserver.errors import Conflict
 from devserver.recorder.items import now_iso
 from devserver.safety.levels import AGE_LEVELS
-from devserver.teacher.database import TeacherDatabase
 
 BLOCK_ITEMS = ("stage1_blocked", "stage3_blocked")
 CHECK_ITEMS = ("stage1_safety_check", "stage3_safety_check")
@@ -52,7 +52,7 @@ def releasable(attempt: dict[str, Any], level: str | None) -> str | None:
 class Moderation:
     """A session's runs and blocked attempts, releases, and the audit log."""
 
-    def __init__(self, db: TeacherDatabase, recorder: Any, orchestrator: Any):
+    def __init__(self, db: AccessDB, recorder: Any, orchestrator: Any):
         self.db, self.recorder, self.orchestrator = db, recorder, orchestrator
 
     def session_runs(self, session_id: str) -> list[dict[str, Any]]:

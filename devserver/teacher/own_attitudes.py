@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from devserver.access.db import AccessDB
 from devserver.errors import NotFound, SafetyBlocked
 from devserver.recorder.items import now_iso
-from devserver.teacher.database import TeacherDatabase
 
 FIELDS = "id, session_id, student_id, name, context, lang, published, published_by, created_at"
 
@@ -25,7 +25,7 @@ def _view(row: Any, student_id: str | None) -> dict[str, Any]:
 class OwnAttitudes:
     """Personal attitudes of students, per session."""
 
-    def __init__(self, db: TeacherDatabase, safety: Any):
+    def __init__(self, db: AccessDB, safety: Any):
         self.db, self.safety = db, safety
 
     def save(self, session_id: str, student_id: str, name: str, context: str, lang: str, level: str) -> dict[str, Any]:

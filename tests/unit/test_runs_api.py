@@ -8,30 +8,21 @@ import uuid
 import zipfile
 
 import pytest
-from flask import Flask
 
-from devserver.api.runs import bp
-from devserver.errors import register_error_handlers
 from devserver.recorder import LivePipelineRecorder
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
-def recorder(tmp_path):
-    rec = LivePipelineRecorder(tmp_path, fsync=False)
-    yield rec
-    rec.close()
+def recorder(app) -> LivePipelineRecorder:
+    return app.extensions["devserver.recorder"]
 
 
 @pytest.fixture
-def client(recorder):
-    app = Flask(__name__)
-    app.config["TESTING"] = True
-    app.extensions["devserver.recorder"] = recorder
-    register_error_handlers(app)
-    app.register_blueprint(bp)
-    return app.test_client()
+def client(staff_client):
+    """The research API is for staff: these tests call it as a researcher (access rules: test_access_*.py)."""
+    return staff_client
 
 
 def record_run(recorder: LivePipelineRecorder, text: str, *, status: str = "succeeded", schema: str = "dada",

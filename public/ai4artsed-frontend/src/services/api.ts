@@ -53,28 +53,30 @@ async function errorFrom(response: Response): Promise<ApiError> {
   return new ApiError(`http_${response.status}`, response.statusText || 'Request failed', response.status)
 }
 
-/** The CSRF token the server keeps in a readable cookie; state-changing requests echo it in a header. */
-function csrfToken(): string | null {
-  const match = document.cookie.match(/(?:^|;\s*)csrf_token=([^;]+)/)
-  return match ? decodeURIComponent(match[1]) : null
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/** Read the CSRF token the server put into the `csrf_token` cookie (absent without a login or pass). */
+export function csrfToken(): string | null {
+  const match = document.cookie.split('; ').find((part) => part.startsWith('csrf_token='))
+  return match ? decodeURIComponent(match.slice('csrf_token='.length)) : null
 }
 
-function headersFor(method: string, body: unknown): Record<string, string> {
+/** Headers of a request: JSON, and on writes the CSRF token echoed back (the server refuses writes without it). */
+function headersFor(method: HttpMethod, hasBody: boolean): Record<string, string> {
   const headers: Record<string, string> = { Accept: 'application/json' }
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (hasBody) headers['Content-Type'] = 'application/json'
   const token = method === 'GET' ? null : csrfToken()
   if (token) headers['X-CSRF-Token'] = token
   return headers
 }
 
-/** Send one JSON request (credentials as cookies) and return the parsed answer, or throw ApiError. */
-export async function request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+/** Send one request to the API and return its JSON answer; failures become an `ApiError`. */
+export async function request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
   let response: Response
   try {
     response = await fetch(resolveUrl(path), {
       method,
-      credentials: 'same-origin',
-      headers: headersFor(method, body),
+      headers: headersFor(method, body !== undefined),
       body: body === undefined ? undefined : JSON.stringify(body),
     })
   } catch (cause) {
