@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify
 
 from devserver.access.control import control, principal
 from devserver.api import context
+from devserver.api.openapi import documents_body
 from devserver.teacher.own_attitudes import OwnAttitudes
 from devserver.teacher.requests import OwnAttitudeRequest
 
@@ -28,6 +29,7 @@ def list_mine():
 
 
 @bp.post("")
+@documents_body(OwnAttitudeRequest)
 def save_mine():
     """Save the rules I wrote as my own attitude (checked like any rules text at the session's level)."""
     req = OwnAttitudeRequest.model_validate(context.json_body())

@@ -11,8 +11,10 @@ from devserver.access.control import principal
 
 from devserver.api import context
 from devserver.api.configs import interception_summary
+from devserver.api.openapi import documents_body
 from devserver.teacher.config_editor import ConfigEditor, lint_level
 from devserver.teacher.dry_run import dry_run
+from devserver.schemas.models import InterceptionConfig
 from devserver.teacher.requests import DryRunRequest, RestoreRequest
 
 bp = Blueprint("config_editor", __name__, url_prefix="/api/configs")
@@ -47,6 +49,7 @@ def config_source(config_id: str):
 
 
 @bp.post("/validate")
+@documents_body(InterceptionConfig)
 def validate_config():
     """Validate a config and lint its context; 422 lists every problem."""
     cfg = editor().checked(context.json_body())
@@ -54,6 +57,7 @@ def validate_config():
 
 
 @bp.post("/dry-run")
+@documents_body(DryRunRequest)
 def dry_run_config():
     """Try an unsaved config on a sample idea: the three parts and the result (nothing is recorded)."""
     req = DryRunRequest.model_validate(context.json_body())
@@ -62,6 +66,7 @@ def dry_run_config():
 
 
 @bp.post("/interception")
+@documents_body(InterceptionConfig)
 def create_config():
     """Create a teacher config (from scratch or a duplicate); live at once."""
     version = editor().create(context.json_body(), author())
@@ -69,6 +74,7 @@ def create_config():
 
 
 @bp.put("/interception/<config_id>")
+@documents_body(InterceptionConfig)
 def update_config(config_id: str):
     """Save a new version of a teacher config; live at once."""
     return jsonify({"id": config_id, "version": editor().update(config_id, context.json_body(), author())})
@@ -93,6 +99,7 @@ def config_version(config_id: str, version: int):
 
 
 @bp.post("/interception/<config_id>/restore")
+@documents_body(RestoreRequest)
 def restore_config(config_id: str):
     """Make an old version current again, byte for byte (as a new version)."""
     req = RestoreRequest.model_validate(context.json_body())

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify
 
 from devserver.api import context
 from devserver.api.config_editor import author
+from devserver.api.openapi import documents_body
 from devserver.recorder.run_id import require_run_id
 from devserver.teacher.moderation import Moderation
 from devserver.teacher.own_attitudes import OwnAttitudes
@@ -29,6 +30,7 @@ def session_runs(session_id: str):
 
 
 @bp.post("/runs/<run_id>/release")
+@documents_body(ReleaseRequest)
 def release_run(run_id: str):
     """Release a blocked run with a written reason (recorded in the run and the audit log)."""
     req = ReleaseRequest.model_validate(context.json_body())
@@ -50,6 +52,7 @@ def session_attitudes(session_id: str):
 
 
 @bp.post("/sessions/<session_id>/attitudes/<attitude_id>/publish")
+@documents_body(PublishRequest)
 def publish_attitude(session_id: str, attitude_id: str):
     """Show a student's attitude to the whole session (or stop showing it)."""
     req = PublishRequest.model_validate(context.json_body())
