@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from config import SAFETY_LEVELS
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder import export
-from devserver.recorder.index import ORDERS, parse_bound
+from devserver.recorder.index import MODERATION, ORDERS, parse_bound
 from devserver.recorder.items import STATUSES
 from devserver.recorder.recorder import LivePipelineRecorder
 from devserver.recorder.run_id import require_run_id
@@ -44,6 +44,8 @@ class RunFilters(BaseModel):
     since: str | None = Field(None, max_length=40)
     until: str | None = Field(None, max_length=40)
     q: str | None = Field(None, max_length=200)
+    safety_category: str | None = Field(None, max_length=60, pattern=r"^[a-z0-9_]+$")
+    moderation: Literal[tuple(MODERATION)] | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod

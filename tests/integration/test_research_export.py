@@ -47,6 +47,10 @@ def recorded(tmp_path_factory) -> Iterator[tuple]:
                 "schema": "dada", "input_text": text, "output_configs": ["sketch_offline"]}).get_json()
             assert body["status"] == "succeeded", body
             run_ids.append(body["run_id"])
+        blocked = client.post("/api/schema/pipeline/execute?wait=120", json={
+            "schema": "bauhaus", "input_text": "eine Hakenkreuz Fahne", "output_configs": ["sketch_offline"]}).get_json()
+        assert blocked["status"] == "blocked", blocked
+        app.extensions["devserver.blocked_run"] = blocked
         yield app, client, run_ids
         shutdown(app)
 
@@ -206,3 +210,26 @@ def test_bad_bulk_queries_are_400_naming_the_field(recorded, query, field):
     response = client.get(f"/api/runs/export?{query}")
     assert response.status_code == 400
     assert field in json.dumps(response.get_json()["error"])
+
+
+def test_filters_by_safety_category_and_moderation_and_stats_spread_stages(recorded):
+    app, client, run_ids = recorded
+    blocked = app.extensions["devserver.blocked_run"]
+    category = blocked["block"]["category"]
+    listed = client.get(f"/api/runs/list?safety_category={category}").get_json()
+    assert [r["run_id"] for r in listed["runs"]] == [blocked["run_id"]]
+    assert listed["runs"][0]["block_category"] == category and listed["runs"][0]["released"] == 0
+    unreleased = client.get("/api/runs/list?moderation=unreleased").get_json()["runs"]
+    assert [r["run_id"] for r in unreleased] == [blocked["run_id"]]
+    assert client.get("/api/runs/list?moderation=released").get_json()["total"] == 0
+    stats = client.get("/api/runs/stats").get_json()
+    assert stats["by_block_category"] == {category: 1}
+    assert stats["block_rate_by_category"][category] == round(1 / (len(run_ids) + 1), 4)
+    for stage in ("stage1", "stage2", "stage3", "stage4"):
+        spread = stats["stage_ms"][stage]
+        assert spread["n"] >= len(run_ids) and 0 <= spread["mean"] and spread["p95"] >= 0
+    assert stats["stage_ms"]["stage1"]["n"] == len(run_ids) + 1  # the blocked run spent time in stage 1 only
+    dada = client.get("/api/runs/stats?schema=dada").get_json()
+    assert dada["by_block_category"] == {} and dada["stage_ms"]["stage4"]["n"] == len(run_ids)
+    for bad in ("moderation=maybe", "safety_category=DROP%20TABLE"):
+        assert client.get(f"/api/runs/list?{bad}").status_code == 400
