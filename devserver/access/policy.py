@@ -147,6 +147,7 @@ POLICY: dict[str, Rule] = {
     "runs.export_runs": STAFF_ONLY,
     "runs.get_run": RUN,
     "runs.export_run": RUN_STAFF,
+    "runs.record_schema": PUBLIC,
     "runs.unknown_path": PUBLIC,
     # accounts
     "auth.login": PUBLIC,
