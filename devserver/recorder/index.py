@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from devserver.recorder.items import read_items
+from devserver.recorder.items import TERMINAL_STATUSES, read_items
 from devserver.recorder.run_id import valid_run_id
 from devserver.recorder.summary import summarize
 from devserver.recorder.storage import read_json
@@ -248,6 +248,24 @@ class RunIndex:
             return {"n": 0, "mean": None, "p95": None}
         return {"n": len(values), "mean": round(sum(values) / len(values), 1),
                 "p95": round(values[min(len(values) - 1, int(0.95 * len(values)))], 1)}
+
+    def delete(self, run_id: str) -> None:
+        """Remove one run's row (its media, stage and category rows go with it)."""
+        with self._lock:
+            self._db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def sessions(self) -> list[str | None]:
+        """Return every session id that has runs (None for runs without a session)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT session FROM runs").fetchall()]
+
+    def finished_before(self, session: str | None, before: str) -> list[str]:
+        """Return the ids of a session's finished runs created before `before` (ISO UTC), oldest first."""
+        marks = ", ".join("?" for _ in TERMINAL_STATUSES)
+        with self._lock:
+            rows = self._db.execute(f"SELECT run_id FROM runs WHERE session IS ? AND created_at < ? AND status IN "
+                                    f"({marks}) ORDER BY created_at", (session, before, *sorted(TERMINAL_STATUSES)))
+            return [r[0] for r in rows.fetchall()]
 
     def run_ids(self, statuses: Iterable[str] | None = None) -> set[str]:
         """Return the ids of all runs, or of those in the given statuses."""
