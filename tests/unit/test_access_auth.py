@@ -142,6 +142,15 @@ def test_first_start_on_a_network_address_needs_the_console_token(net_app):
     assert again.status_code == 409 and error_code(again) == "setup_done"
 
 
+def test_an_admin_made_on_the_command_line_voids_the_setup_link(net_app):
+    token = net_app.extensions["devserver.access"].setup_token
+    add_user(net_app, "admin", "chef")
+    client = net_app.test_client()
+    assert client.get("/api/auth/me").get_json()["setup_required"] is False
+    r = client.post("/api/auth/setup", json={"token": token, "name": "intruder", "password": "a long password"})
+    assert r.status_code == 409 and error_code(r) == "setup_done"
+
+
 def test_a_loopback_server_prints_no_setup_link(make_app):
     app = make_app()
     assert app.extensions["devserver.access"].setup_token is None
@@ -165,7 +174,7 @@ def test_admins_manage_accounts_and_researcher_tokens(net_app, login):
     bearer = {"Authorization": f"Bearer {token}"}
     assert script.get("/api/runs/list", headers=bearer).status_code == 200
     assert script.get("/api/auth/me", headers=bearer).get_json()["role"] == "researcher"
-    assert script.post("/api/configs/reload", headers=bearer).status_code == 403  # researchers only read
+    assert script.post("/api/configs/reload", headers=bearer).status_code == 403  # only teachers reload
     assert admin.delete(f"/api/auth/tokens/{token_id}").status_code == 200
     r = script.get("/api/runs/list", headers=bearer)
     assert r.status_code == 401 and error_code(r) == "invalid_token"
