@@ -185,3 +185,13 @@ def test_admins_manage_accounts_and_researcher_tokens(net_app, login):
 def test_the_favicon_is_served_to_everyone(net_app, path):
     r = net_app.test_client().get(path)
     assert r.status_code == 200 and r.mimetype == "image/svg+xml" and b"<svg" in r.data
+
+
+def test_the_generated_secret_key_is_kept_private_and_reused(make_app, tmp_path):
+    first = make_app(EXPORTS_DIR=tmp_path / "exports")
+    key_file = tmp_path / "exports" / "data" / "secret_key"
+    assert key_file.stat().st_mode & 0o077 == 0  # readable by the server's user only
+    assert first.config["SECRET_KEY"] == key_file.read_text().strip() and len(first.config["SECRET_KEY"]) >= 40
+    again = make_app(EXPORTS_DIR=tmp_path / "exports")
+    assert again.config["SECRET_KEY"] == first.config["SECRET_KEY"]  # passes survive a restart
+    assert make_app(SECRET_KEY="from-the-environment").config["SECRET_KEY"] == "from-the-environment"
