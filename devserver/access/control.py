@@ -14,7 +14,7 @@ from devserver.access.accounts import Accounts
 from devserver.access.principal import Principal
 from devserver.engine.run_state import RunOwner
 from devserver.access.workshops import DEFAULT_ID, Workshop, Workshops
-from devserver.errors import AppError, NotFound, ValidationFailed
+from devserver.errors import Forbidden, NotFound, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,8 @@ class AccessControl:
     def require_open_session(self, principal: Principal) -> None:
         """Refuse new work from a student whose session was closed."""
         if principal.role == "student" and self.workshop_of(principal).closed:
-            raise AppError("This workshop has ended, so no new runs can be started. Your runs stay visible.",
-                           code="session_closed", status=403)
+            raise Forbidden("This workshop has ended, so no new runs can be started. Your runs stay visible.",
+                            code="session_closed")
 
     def require_session_access(self, principal: Principal, session_id: str) -> Workshop:
         """Return a session the caller may see (a teacher only their own; others get 404)."""

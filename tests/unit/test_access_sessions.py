@@ -105,6 +105,13 @@ def test_a_kids_session_runs_a_request_for_adult_at_kids(net_app, teacher, join)
     assert checks and all(c["metadata"]["level"] == "kids" for c in checks)
 
 
+@pytest.mark.parametrize("level", ["kids", "adult"])
+def test_the_safety_check_uses_the_sessions_level(net_app, teacher, join, level):
+    kid = student(net_app, join, new_session(teacher, safety_level=level))
+    verdict = kid.post("/api/safety/check", json={"text": "ein Hund", "level": "research"}).get_json()["verdict"]
+    assert verdict["level"] == level
+
+
 def test_an_adult_session_is_the_base_and_a_request_may_tighten_it(net_app, teacher, join):
     grown_up = student(net_app, join, new_session(teacher, safety_level="adult"))
     assert sketch_run(grown_up)["safety_level"] == "adult"  # looser than the server's default youth
