@@ -82,6 +82,11 @@ class AccessControl:
             return self.workshops.get(principal.session)
         return self.workshops.default
 
+    def offers(self, principal: Principal, kind: str, config_id: str) -> bool:
+        """Tell whether the caller's session offers an attitude (`kind="attitudes"`) or an output (`"outputs"`)."""
+        allowed = getattr(self.workshop_of(principal), f"allowed_{kind}")
+        return allowed is None or config_id in allowed
+
     def require_open_session(self, principal: Principal) -> None:
         """Refuse new work from a student whose session was closed."""
         if principal.role == "student" and self.workshop_of(principal).closed:

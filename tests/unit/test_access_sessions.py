@@ -218,3 +218,6 @@ def test_a_session_limits_the_attitudes_and_outputs_students_may_use(net_app, te
     assert r.status_code == 403 and error_code(r) == "attitude_not_allowed"
     r = kid.post("/api/schema/pipeline/generation", json=SKETCH)
     assert r.status_code == 403 and error_code(r) == "output_not_allowed"
+    assert [c["id"] for c in kid.get("/api/configs/interception").get_json()["configs"]] == ["bauhaus"]
+    assert [o["id"] for o in kid.get("/api/configs/outputs").get_json()["outputs"]] == ["p5js_code"]
+    assert len(teacher.get("/api/configs/interception").get_json()["configs"]) > 1  # staff see every config
