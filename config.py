@@ -121,7 +121,7 @@ class Config:
     PUBLIC_URL: str = ""  # the address students open (join links, QR codes); empty → the teacher's address
     LOGIN_RATE_LIMIT: str = "10 per minute"  # login and set-up attempts per client address
     LOGIN_HOURS: int = 12  # how long a staff login lasts
-    RUNS_PER_MINUTE: int = 20  # new runs per student and minute in the built-in default session
+    RUNS_PER_MINUTE: int = 30  # new runs per student and minute in the built-in default session
     MAX_OUTPUTS_PER_RUN: int = 8  # outputs one run may collect in the built-in default session
     RUN_MAX_PHASES: int = 60  # phases (stage2, optimize, generation) one run may take, in any session
 

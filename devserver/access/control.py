@@ -44,6 +44,12 @@ class AccessControl:
         self.loopback = loopback
         self.setup_token: str | None = None  # the one-time admin set-up token (network bind, no admin yet)
 
+    def setup_pending(self) -> bool:
+        """Tell whether the first admin still has to be created with the console's set-up token."""
+        if self.setup_token is not None and self.accounts.has_admin():
+            self.setup_token = None  # an admin was made another way (the command line): the link is void
+        return self.setup_token is not None
+
     # -- runs -------------------------------------------------------------------------------------
     def run_owner(self, run_id: str) -> RunOwnerInfo | None:
         """Return who started a run (live state first, then the index); None for an unknown run."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from devserver.access.control import AccessControl
 
 Check = Callable[[Principal, "AccessControl", dict[str, Any]], None]
-RUNNERS = ("student", "teacher", "admin")  # may start runs (researchers only read)
+RUNNERS = ("student", "teacher", "researcher", "admin")  # everyone with an identity may start runs
 TEACHERS = ("teacher", "admin")
 STAFF = ("teacher", "researcher", "admin")
 
@@ -104,13 +104,13 @@ def _run_teacher(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None
 
 
 PUBLIC = Rule(_public, "everyone", lenient=True)
-RUNNER = Rule(_roles(*RUNNERS), "students, teachers, admins")
+RUNNER = Rule(_roles(*RUNNERS), "students, staff")
 STAFF_ONLY = Rule(_roles(*STAFF), "teachers (their sessions only), researchers, admins")
 TEACHER = Rule(_roles(*TEACHERS), "teachers, admins")
 ADMIN = Rule(_roles("admin"), "admins")
 RUN = Rule(_run, "the run's student, its session's teachers, researchers, admins; others 404")
 RUN_STAFF = Rule(_run_staff, "the run's session's teachers, researchers, admins")
-START = Rule(_start, "students of an open session, teachers, admins; a continued run only by its owners")
+START = Rule(_start, "students of an open session, staff; continuing a run: only those who may see it")
 STUDENT = Rule(_in_session, "students (joined, or the loopback default person)")
 SESSION_READ = Rule(_session(write=False), "the session's teachers, researchers, admins")
 SESSION_WRITE = Rule(_session(write=True), "the session's teachers, admins")

@@ -82,7 +82,7 @@ def logout():
 def me():
     """Say who the caller is (role, account or workshop session) and hand out the CSRF token."""
     return jsonify({**principal().to_dict(), "csrf_token": cookies.current_csrf(),
-                    "setup_required": control().setup_token is not None})
+                    "setup_required": control().setup_pending()})
 
 
 @bp.post("/setup")
@@ -91,9 +91,10 @@ def setup():
     """Create the first admin with the one-time token printed on the console at first start."""
     body = SetupBody.model_validate(context.json_body())
     access = control()
-    if access.setup_token is None or access.accounts.has_admin():
+    token = access.setup_token if access.setup_pending() else None
+    if token is None:
         raise Conflict("This server already has an admin; log in instead.", code="setup_done")
-    if not hmac.compare_digest(body.token.encode(), access.setup_token.encode()):
+    if not hmac.compare_digest(body.token.encode(), token.encode()):
         raise Forbidden("The set-up token is not right: copy the whole link from the server's console.",
                         code="invalid_setup_token")
     user = access.accounts.add(body.name, "admin", body.password)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from devserver.access.policy import rule_for
 from devserver.api import context
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 
@@ -88,7 +89,9 @@ def build_document() -> dict[str, Any]:
         path, params = _openapi_path(rule.rule)
         view = current_app.view_functions[rule.endpoint]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(view, path, method.lower(), params, components)
+            op = _operation(view, path, method.lower(), params, components)
+            op["x-access"] = rule_for(rule.endpoint).who  # who may call it (devserver/access/policy.py)
+            paths.setdefault(path, {})[method.lower()] = op
     return {"openapi": "3.1.0",
             "info": {"title": "DevServer API", "version": context.version(),
                      "description": "Creative-AI workshop server. Errors: {error: {code, message, details}}."},

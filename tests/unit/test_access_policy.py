@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -33,8 +34,8 @@ def expect(**statuses: Any) -> dict[str, Any]:
 EXPECTED: dict[policy.Rule, dict[str, Any]] = {
     policy.PUBLIC: expect(),
     policy.POLICY["auth.me"]: expect(),
-    policy.RUNNER: expect(anonymous=401, researcher=403),
-    policy.START: expect(anonymous=401, researcher=403),
+    policy.RUNNER: expect(anonymous=401),
+    policy.START: expect(anonymous=401),
     policy.STAFF_ONLY: expect(anonymous=401, student_a=403, student_b=403),
     policy.TEACHER: expect(anonymous=401, student_a=403, student_b=403, researcher=403),
     policy.ADMIN: expect(anonymous=401, student_a=403, student_b=403, teacher=403, teacher_b=403, researcher=403),
@@ -154,6 +155,14 @@ def test_every_route_as_every_role(world, role):
                 wrong.append(f"{method} {rule.rule}: expected {expected}, got {response.status_code} "
                              f"{response.get_data(as_text=True)[:120]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_security_md_lists_every_rule_as_enforced():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "SECURITY.md").read_text(encoding="utf-8")
+    for endpoint, rule in policy.POLICY.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{endpoint}` |")), None)
+        assert row is not None, f"docs/SECURITY.md has no row for {endpoint}"
+        assert row.rstrip().endswith(f"| {rule.who} |"), f"docs/SECURITY.md says otherwise for {endpoint}"
 
 
 def test_a_route_without_a_rule_is_refused_for_everyone(world):

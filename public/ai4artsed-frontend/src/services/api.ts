@@ -10,6 +10,7 @@ import type {
   Lang,
   OutputConfig,
   RunAccepted,
+  RunPage,
   RunRecord,
   RunStatus,
   SafetyCheckResult,
@@ -169,6 +170,11 @@ export function cancelRun(runId: string): Promise<RunStatus> {
 /** Load a run's full record: metadata and its event log. */
 export function getRunRecord(runId: string): Promise<RunRecord> {
   return request('GET', `/api/runs/${encodeURIComponent(runId)}`)
+}
+
+/** List the caller's own runs, newest first (a student's pass, or the single-person default session). */
+export function listMyRuns(limit = 50): Promise<RunPage> {
+  return request('GET', `/api/runs/mine?limit=${limit}`)
 }
 
 /** Fetch a text medium (generated code or text) as a string. */
