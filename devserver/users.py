@@ -53,29 +53,49 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add(args: argparse.Namespace, accounts: Accounts) -> str:
+    user = accounts.add(args.name, args.role, _password(args.password_stdin))
+    return f"created {user.role} {user.name!r}"
+
+
+def _passwd(args: argparse.Namespace, accounts: Accounts) -> str:
+    accounts.set_password(args.name, _password(args.password_stdin))
+    return f"new password set for {args.name!r}; its logins have ended"
+
+
+def _remove(args: argparse.Namespace, accounts: Accounts) -> str:
+    accounts.remove(args.name)
+    return f"removed {args.name!r}"
+
+
+def _list(args: argparse.Namespace, accounts: Accounts) -> str:
+    return "\n".join(f"{u.name}\t{u.role}" for u in accounts.list()) or "(no accounts)"
+
+
+def _token(args: argparse.Namespace, accounts: Accounts) -> str:
+    token_id, secret = accounts.create_token(args.name, args.label)
+    return f"token {token_id} for {args.name!r} (shown only now):\n{secret}"
+
+
+def _tokens(args: argparse.Namespace, accounts: Accounts) -> str:
+    lines = [f"{t['id']}\t{t['user']}\t{t['label']}\tcreated {t['created_at']}\t"
+             f"{'revoked ' + t['revoked_at'] if t['revoked_at'] else 'active'}" for t in accounts.tokens()]
+    return "\n".join(lines) or "(no tokens)"
+
+
+def _revoke(args: argparse.Namespace, accounts: Accounts) -> str:
+    accounts.revoke_token(args.id)
+    return f"revoked token {args.id}"
+
+
+COMMANDS = {"add": _add, "passwd": _passwd, "remove": _remove, "list": _list, "token": _token, "tokens": _tokens,
+            "revoke": _revoke}
+
+
 def run(argv: Sequence[str], accounts: Accounts) -> str:
     """Execute one command and return what to print."""
     args = _parser().parse_args(argv)
-    if args.command == "add":
-        user = accounts.add(args.name, args.role, _password(args.password_stdin))
-        return f"created {user.role} {user.name!r}"
-    if args.command == "passwd":
-        accounts.set_password(args.name, _password(args.password_stdin))
-        return f"new password set for {args.name!r}; its logins have ended"
-    if args.command == "remove":
-        accounts.remove(args.name)
-        return f"removed {args.name!r}"
-    if args.command == "list":
-        return "\n".join(f"{u.name}\t{u.role}" for u in accounts.list()) or "(no accounts)"
-    if args.command == "token":
-        token_id, secret = accounts.create_token(args.name, args.label)
-        return f"token {token_id} for {args.name!r} (shown only now):\n{secret}"
-    if args.command == "tokens":
-        rows = accounts.tokens()
-        return "\n".join(f"{t['id']}\t{t['user']}\t{t['label']}\tcreated {t['created_at']}\t"
-                         f"{'revoked ' + t['revoked_at'] if t['revoked_at'] else 'active'}" for t in rows) or "(no tokens)"
-    accounts.revoke_token(args.id)
-    return f"revoked token {args.id}"
+    return COMMANDS[args.command](args, accounts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

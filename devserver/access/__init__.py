@@ -69,6 +69,7 @@ def _stored_secret(path: Path) -> str:
 
 def _announce_setup(cfg: Config, token: str) -> None:
     """Print the one-time admin set-up link (like a notebook server's token) to the console."""
-    base = cfg.PUBLIC_URL.rstrip("/") or f"http://{'localhost' if cfg.HOST in guard.WILDCARD_BINDS else cfg.HOST}:{cfg.PORT}"
+    host = "localhost" if cfg.HOST in guard.WILDCARD_BINDS else cfg.HOST
+    base = cfg.PUBLIC_URL.rstrip("/") or f"http://{host}:{cfg.PORT}"
     log.warning("No admin account yet. Open this link once to create one (it works until an admin exists):\n"
                 "    %s/setup?token=%s\n    or: python -m devserver.users add NAME --role admin", base, token)

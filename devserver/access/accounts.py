@@ -101,7 +101,8 @@ class Accounts:
 
     def list(self) -> list[User]:
         """Return every account, by name."""
-        return [User(r["id"], r["name"], r["role"]) for r in self.db.query("SELECT id, name, role FROM users ORDER BY name")]
+        rows = self.db.query("SELECT id, name, role FROM users ORDER BY name")
+        return [User(r["id"], r["name"], r["role"]) for r in rows]
 
     def has_admin(self) -> bool:
         """Tell whether an admin account exists."""

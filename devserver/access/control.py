@@ -14,7 +14,7 @@ from devserver.access.accounts import Accounts
 from devserver.access.principal import Principal
 from devserver.engine.run_state import RunOwner
 from devserver.access.workshops import DEFAULT_ID, Workshop, Workshops
-from devserver.errors import AppError, NotFound, ValidationFailed
+from devserver.errors import Forbidden, NotFound, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,16 @@ class AccessControl:
             return self.workshops.get(principal.session)
         return self.workshops.default
 
+    def offers(self, principal: Principal, kind: str, config_id: str) -> bool:
+        """Tell whether the caller's session offers an attitude (`kind="attitudes"`) or an output (`"outputs"`)."""
+        allowed = getattr(self.workshop_of(principal), f"allowed_{kind}")
+        return allowed is None or config_id in allowed
+
     def require_open_session(self, principal: Principal) -> None:
         """Refuse new work from a student whose session was closed."""
         if principal.role == "student" and self.workshop_of(principal).closed:
-            raise AppError("This workshop has ended, so no new runs can be started. Your runs stay visible.",
-                           code="session_closed", status=403)
+            raise Forbidden("This workshop has ended, so no new runs can be started. Your runs stay visible.",
+                            code="session_closed")
 
     def require_session_access(self, principal: Principal, session_id: str) -> Workshop:
         """Return a session the caller may see (a teacher only their own; others get 404)."""

@@ -24,7 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 from devserver.access.principal import Principal
 from devserver.access.workshops import Workshop, Workshops
 from devserver.engine.run_state import RunOwner, RunState
-from devserver.errors import AppError, Conflict
+from devserver.errors import AppError, Conflict, Forbidden
 
 
 class RateLimited(AppError):
@@ -68,14 +68,14 @@ class RunLimits:
     def _check_choices(session: Workshop, req: Any) -> None:
         schema = getattr(req, "schema_", None)
         if schema and session.allowed_attitudes is not None and schema not in session.allowed_attitudes:
-            raise AppError("This attitude is not part of your workshop.", code="attitude_not_allowed", status=403,
-                           details={"schema": schema, "allowed": session.allowed_attitudes})
+            raise Forbidden("This attitude is not part of your workshop.", code="attitude_not_allowed",
+                            details={"schema": schema, "allowed": session.allowed_attitudes})
         chosen = list(getattr(req, "output_configs", None) or []) + \
             ([req.output_config] if getattr(req, "output_config", None) else [])
         refused = [o for o in chosen if session.allowed_outputs is not None and o not in session.allowed_outputs]
         if refused:
-            raise AppError("This output is not part of your workshop.", code="output_not_allowed", status=403,
-                           details={"outputs": refused, "allowed": session.allowed_outputs})
+            raise Forbidden("This output is not part of your workshop.", code="output_not_allowed",
+                            details={"outputs": refused, "allowed": session.allowed_outputs})
 
     @staticmethod
     def _check_outputs(session: Workshop, existing: int, new: int) -> None:

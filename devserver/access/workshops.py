@@ -132,7 +132,7 @@ class Workshops:
     def join(self, workshop: Workshop) -> str:
         """Admit one more browser to a session; return its new pseudonym."""
         if workshop.closed:
-            raise Conflict("This workshop has ended.", code="session_closed", status=409)
+            raise Conflict("This workshop has ended.", code="session_closed")
         pseudonym = "st-" + secrets.token_hex(6)
         self.db.execute("INSERT INTO students (pseudonym, workshop_id, joined_at) VALUES (?, ?, ?)",
                         (pseudonym, workshop.id, _now()))

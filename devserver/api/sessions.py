@@ -14,7 +14,7 @@ from devserver.access.guard import public_base
 from devserver.access.workshops import Workshop
 from devserver.api import context
 from devserver.api.openapi import documents_body
-from devserver.errors import AppError, NotFound, ValidationFailed
+from devserver.errors import Conflict, NotFound, ValidationFailed
 
 bp = Blueprint("sessions", __name__, url_prefix="/api/sessions")
 JOIN_MESSAGES = {
@@ -148,7 +148,7 @@ def join():
     workshop = workshops.by_code(body.code)
     if workshop is None or workshop.closed:
         code = "session_closed" if workshop else "session_code_unknown"
-        raise AppError(JOIN_MESSAGES[code][lang], code=code, status=409 if workshop else 404)
+        raise (Conflict if workshop else NotFound)(JOIN_MESSAGES[code][lang], code=code)
     pseudonym = workshops.join(workshop)
     response = jsonify({"session": workshop.for_student(), "student": pseudonym})
     cookies.set_student(response, cookies.sign_student(workshop.id, pseudonym))

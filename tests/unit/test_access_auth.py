@@ -160,7 +160,8 @@ def test_a_loopback_server_prints_no_setup_link(make_app):
 def test_admins_manage_accounts_and_researcher_tokens(net_app, login):
     admin = net_app.test_client()
     login(admin, "admin", "chef")
-    assert admin.post("/api/auth/users", json={"name": "rita", "role": "researcher", "password": "short"}).status_code == 400
+    short = admin.post("/api/auth/users", json={"name": "rita", "role": "researcher", "password": "short"})
+    assert short.status_code == 400 and error_code(short) == "password_too_short"
     assert admin.post("/api/auth/users", json={"name": "rita", "role": "researcher",
                                                "password": "a long password"}).status_code == 201
     assert admin.post("/api/auth/users", json={"name": "RITA", "role": "teacher",

@@ -105,6 +105,13 @@ def test_a_kids_session_runs_a_request_for_adult_at_kids(net_app, teacher, join)
     assert checks and all(c["metadata"]["level"] == "kids" for c in checks)
 
 
+@pytest.mark.parametrize("level", ["kids", "adult"])
+def test_the_safety_check_uses_the_sessions_level(net_app, teacher, join, level):
+    kid = student(net_app, join, new_session(teacher, safety_level=level))
+    verdict = kid.post("/api/safety/check", json={"text": "ein Hund", "level": "research"}).get_json()["verdict"]
+    assert verdict["level"] == level
+
+
 def test_an_adult_session_is_the_base_and_a_request_may_tighten_it(net_app, teacher, join):
     grown_up = student(net_app, join, new_session(teacher, safety_level="adult"))
     assert sketch_run(grown_up)["safety_level"] == "adult"  # looser than the server's default youth
@@ -211,3 +218,6 @@ def test_a_session_limits_the_attitudes_and_outputs_students_may_use(net_app, te
     assert r.status_code == 403 and error_code(r) == "attitude_not_allowed"
     r = kid.post("/api/schema/pipeline/generation", json=SKETCH)
     assert r.status_code == 403 and error_code(r) == "output_not_allowed"
+    assert [c["id"] for c in kid.get("/api/configs/interception").get_json()["configs"]] == ["bauhaus"]
+    assert [o["id"] for o in kid.get("/api/configs/outputs").get_json()["outputs"]] == ["p5js_code"]
+    assert len(teacher.get("/api/configs/interception").get_json()["configs"]) > 1  # staff see every config
