@@ -69,8 +69,8 @@ def dry_run_config():
 @documents_body(InterceptionConfig)
 def create_config():
     """Create a teacher config (from scratch or a duplicate); live at once."""
-    version = editor().create(context.json_body(), author())
-    return jsonify({"id": context.json_body().get("id"), "version": version}), 201
+    body = context.json_body()
+    return jsonify({"id": body.get("id"), "version": editor().create(body, author())}), 201
 
 
 @bp.put("/interception/<config_id>")
