@@ -63,7 +63,8 @@ class Moderation:
     def _run_view(self, run_id: str) -> dict[str, Any]:
         state = self.orchestrator.get(run_id)
         meta = state.status_dict() if state is not None else self.recorder.metadata(run_id)
-        items = self.recorder.events(run_id)
+        # Only a blocked run has an attempt or a release to show: the others' logs are not read (the page polls).
+        items = self.recorder.events(run_id) if meta.get("status") == "blocked" else []
         releases = [i for i in items if i.get("item_type") == "moderation_release"]
         view = {key: meta.get(key) for key in ("run_id", "status", "phase", "stage", "step", "schema",
                                                "safety_level", "lang", "input_text", "context_prompt",
