@@ -7,9 +7,12 @@ import { mountApp } from '../test/mountApp'
 import JoinView from './JoinView.vue'
 
 let api: FakeApi
+let currentId = 'default'
 
 beforeEach(async () => {
   api = await startFakeApi({
+    'GET /api/sessions/current': () => ({ json: { student: null, session: { id: currentId, title: 'Klasse 4a', safety_level: 'kids', lang: 'de', closed: false } } }),
+    'POST /api/sessions/leave': () => ({ json: { left: true } }),
     'POST /api/sessions/join': (req) => {
       const { code } = req.body as { code: string }
       if (code !== 'XH49EX') {
@@ -19,6 +22,7 @@ beforeEach(async () => {
     },
   })
   setApiBase(api.url)
+  currentId = 'default'
 })
 
 afterEach(async () => {
@@ -39,7 +43,18 @@ describe('JoinView', () => {
     await wrapper.find('[data-testid="join-form"]').trigger('submit')
     await until(() => useWorkshopStore().safetyLevel === 'kids', 3000, 'the join')
     await until(() => router.currentRoute.value.path === '/', 3000, 'the student page')
-    expect(api.requests.at(-1)?.body).toMatchObject({ code: 'XH49EX' })
+    expect(api.requests.filter((r) => r.method === 'POST').at(-1)?.body).toMatchObject({ code: 'XH49EX' })
+    expect(wrapper.find('[data-testid="joined"]').exists()).toBe(false) // the default session: nothing to leave
     wrapper.unmount()
+  })
+
+  it('lets a student on a shared computer leave the workshop they joined', async () => {
+    currentId = 'ws-1'
+    const { wrapper } = mountApp(JoinView, { lang: 'en' })
+    await until(() => wrapper.find('[data-testid="joined"]').exists(), 3000, 'the joined workshop')
+    expect(wrapper.find('[data-testid="joined"]').text()).toContain('Klasse 4a')
+    await wrapper.find('[data-testid="leave-button"]').trigger('click')
+    await until(() => !wrapper.find('[data-testid="joined"]').exists(), 3000, 'leaving')
+    expect(api.requests.some((r) => r.method === 'POST' && r.path === '/api/sessions/leave')).toBe(true)
   })
 })
