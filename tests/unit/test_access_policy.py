@@ -157,6 +157,19 @@ def test_every_route_as_every_role(world, role):
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.parametrize("role", ["student_a", "admin"])
+def test_every_write_without_the_csrf_token_is_refused(world, role):
+    accepted = []
+    for rule in world.app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}):
+            client = world.client(role)
+            client.csrf = False  # as a forged cross-site request would arrive: the cookies, but no header
+            response = client.open(world.urls(rule), method=method, json={})
+            if response.status_code != 403 or response.get_json()["error"]["code"] != "csrf_failed":
+                accepted.append(f"{method} {rule.rule}: {response.status_code}")
+    assert not accepted, "\n".join(accepted)
+
+
 def test_security_md_lists_every_rule_as_enforced():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "SECURITY.md").read_text(encoding="utf-8")
     for endpoint, rule in policy.POLICY.items():
