@@ -21,6 +21,7 @@ bp = Blueprint("config_editor", __name__, url_prefix="/api/configs")
 
 
 def editor() -> ConfigEditor:
+    """Return the app's config editor."""
     return current_app.extensions["devserver.config_editor"]
 
 
