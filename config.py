@@ -124,6 +124,10 @@ class Config:
     RUNS_PER_MINUTE: int = 30  # new runs per student and minute in the built-in default session
     MAX_OUTPUTS_PER_RUN: int = 8  # outputs one run may collect in the built-in default session
     RUN_MAX_PHASES: int = 60  # phases (stage2, optimize, generation) one run may take, in any session
+    # retention of run records (workshop sessions set their own period; see docs/RESEARCH_EXPORT.md)
+    RETENTION_DAYS: int = 0  # days runs without a session (or of the default session) are kept; 0 = until deleted
+    RETENTION_SWEEP_SECONDS: float = 3600.0  # how often expired runs are deleted
+    RETENTION_FIRST_SWEEP_SECONDS: float = 60.0  # first sweep after start-up
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":

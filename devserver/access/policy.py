@@ -147,6 +147,9 @@ POLICY: dict[str, Rule] = {
     "runs.export_runs": STAFF_ONLY,
     "runs.get_run": RUN,
     "runs.export_run": RUN_STAFF,
+    "runs.record_schema": PUBLIC,
+    "retention.delete_run": RUN_TEACHER,
+    "retention.delete_session_runs": SESSION_WRITE,
     "runs.unknown_path": PUBLIC,
     # accounts
     "auth.login": PUBLIC,

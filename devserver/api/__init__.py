@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Flask
 
 from devserver.api import (attitudes, auth, config_editor, configs, favicon, frontend, health, media, moderation,
-                           openapi, own_runs, pipeline, runs, safety, sessions)
+                           openapi, own_runs, pipeline, retention, runs, safety, sessions)
 
 
 def register(app: Flask) -> None:
     """Attach every blueprint to the app."""
-    for module in (configs, config_editor, health, safety, pipeline, media, runs, moderation, attitudes, openapi,
-                   auth, sessions, own_runs, favicon, frontend):
+    for module in (configs, config_editor, health, safety, pipeline, media, runs, retention, moderation, attitudes,
+                   openapi, auth, sessions, own_runs, favicon, frontend):
         app.register_blueprint(module.bp)

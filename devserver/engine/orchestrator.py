@@ -234,6 +234,13 @@ class Orchestrator:
                 self._runs.move_to_end(run_id)
             return state
 
+    def forget(self, run_id: str) -> None:
+        """Drop a finished run's live state (after its record was deleted)."""
+        with self._guard:
+            state = self._runs.get(run_id)
+            if state is not None and state.terminal:
+                self._runs.pop(run_id)
+
     def status(self, run_id: str) -> dict[str, Any]:
         """Return the status JSON from memory, or from the run's folder."""
         state = self.get(run_id)

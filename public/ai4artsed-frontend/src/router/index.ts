@@ -12,6 +12,8 @@ export const routes: RouteRecordRaw[] = [
   { path: '/teacher', name: 'teacher', component: () => import('../views/teacher/TeacherView.vue'), meta: { teacher: true } },
   { path: '/teacher/configs', name: 'configs', component: () => import('../views/teacher/ConfigEditorView.vue'), meta: { teacher: true } },
   { path: '/teacher/sessions/:id', name: 'moderation', component: () => import('../views/teacher/ModerationView.vue'), meta: { teacher: true } },
+  { path: '/research', name: 'research', component: () => import('../views/research/ResearchView.vue'), meta: { staff: true } },
+  { path: '/research/runs/:id', name: 'research-run', component: () => import('../views/research/ResearchRunView.vue'), meta: { staff: true } },
 ]
 
 /** Create the router with HTML5 history (Flask falls back to index.html for these paths). */
@@ -21,11 +23,12 @@ export function createAppRouter() {
   return router
 }
 
-/** Send a browser without a teacher login from a teacher page to the login page (the server checks too). */
+/** Send a browser without a teacher (or, for the research pages, staff) login to the login page (the server checks too). */
 async function teacherGuard(to: RouteLocationNormalized) {
-  if (!to.meta.teacher) return true
+  if (!to.meta.teacher && !to.meta.staff) return true
   try {
-    if ((await useAuthStore().refresh(true)) && useAuthStore().isTeacher) return true
+    const auth = useAuthStore()
+    if ((await auth.refresh(true)) && (to.meta.teacher ? auth.isTeacher : auth.isStaff)) return true
   } catch {
     // the server could not be asked: the login page says what is wrong
   }

@@ -7,6 +7,7 @@ import type { Me } from '../services/teacherTypes'
 export const useAuthStore = defineStore('auth', () => {
   const me = ref<Me | null>(null)
   const isTeacher = computed(() => me.value?.role === 'teacher' || me.value?.role === 'admin')
+  const isStaff = computed(() => isTeacher.value || me.value?.role === 'researcher')
 
   /** Ask the server who we are (once per page view unless forced). */
   async function refresh(force = false): Promise<Me> {
@@ -26,5 +27,5 @@ export const useAuthStore = defineStore('auth', () => {
     await refresh(true)
   }
 
-  return { me, isTeacher, refresh, login, logout }
+  return { me, isTeacher, isStaff, refresh, login, logout }
 })
