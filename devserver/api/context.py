@@ -84,3 +84,10 @@ def unknown_path(run_id: str | None) -> None:
     if allowed:
         raise MethodNotAllowed(valid_methods=allowed)
     raise NotFound("No such endpoint. See /api/openapi.json for the list.")
+
+
+def audience() -> str:
+    """Return who is asking, for `devserver.engine.projection`: every run route answers students for now.
+
+    The research API (`/api/runs`) is the staff view; the access model will pick the audience by role."""
+    return "student"

@@ -34,7 +34,7 @@ def checkpoint(ctx: PhaseContext, name: str, text: str, stage: str, *, loop_iter
                stage_iteration: int | None = None) -> Any:
     """Run one safety checkpoint, record its verdict, and raise Blocked when it blocks."""
     verdict = ctx.services.safety.check(name, text, ctx.state.safety_level)
-    item_type = "stage3_safety_check" if stage == "stage3" else "stage1_safety_check"
+    item_type = "stage1_safety_check" if stage in ("stage1", "stage2") else "stage3_safety_check"
     ctx.emit(item_type, stage=stage, content=None, stage_iteration=stage_iteration, loop_iteration=loop_iteration,
              metadata={"checkpoint": name, **verdict.to_dict()})
     if verdict.decision != "allow":  # anything but an explicit allow blocks
@@ -263,11 +263,9 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
 
     result = services.router.generate(chunk.backend, request, on_progress=on_progress, cancel=ctx.cancel,
                                       on_queue=on_queue)
-    if chunk.media_type == "code":
-        code_verdict = services.safety.check("code", result.files[0].data.decode("utf-8", "replace"),
-                                             state.safety_level)
-        if code_verdict.decision != "allow":
-            raise Blocked(block_for(ctx, "stage4", "code", code_verdict))
+    if chunk.media_type == "code":  # a blocked sketch stays in the record for teachers, withheld from students
+        guard(ctx, "code", result.files[0].data.decode("utf-8", "replace"), "stage4", "output_code",
+              media_type="code", loop_iteration=loop, metadata={"output_config": out.output_config})
     media = result.files[0]
     ext = EXTENSIONS.get(media.mime, media.name.rpartition(".")[2] or "bin")
     out.file = ctx.entity(f"output_{chunk.media_type}", media.data, ext)
