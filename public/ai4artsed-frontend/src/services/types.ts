@@ -82,6 +82,8 @@ export interface InterceptionIteration {
   index: number
   language: string | null
   text: string
+  /** The English translation the pass was checked in (a pass that is not English), else null. */
+  back_translation?: string | null
 }
 
 export interface Interception {
