@@ -52,8 +52,15 @@ def project_item(item: dict[str, Any], audience: str = "student") -> dict[str, A
     if meta.get("withheld"):
         return {**item, "content": None, "file": None, "metadata": _keep(meta, WITHHELD_FIELDS)}
     if item.get("item_type") in VERDICT_ITEMS:
-        return {**item, "metadata": _keep(meta, VERDICT_FIELDS)}
+        return {**item, "metadata": project_verdict(meta)}
     return {**item, "metadata": {k: v for k, v in meta.items() if k not in STAFF_ONLY_FIELDS}}
+
+
+def project_verdict(verdict: dict[str, Any], audience: str = "student") -> dict[str, Any]:
+    """Return a safety verdict as the audience may see it (students: what was decided, not what matched)."""
+    if check_audience(audience) == "staff":
+        return verdict
+    return _keep(verdict, VERDICT_FIELDS)
 
 
 def project_status(status: dict[str, Any], audience: str = "student") -> dict[str, Any]:

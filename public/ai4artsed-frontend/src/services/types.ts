@@ -53,7 +53,7 @@ export interface ChildMessage {
 }
 
 export interface SafetyCheckResult {
-  verdict: { decision: 'allow' | 'block'; category: string | null; method: string }
+  verdict: { decision: 'allow' | 'block'; category: string | null; checkpoint: string; level: string }
   message: ChildMessage | null
 }
 
