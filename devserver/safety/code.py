@@ -19,6 +19,8 @@ MAX_TOTAL = 200_000  # characters of folded text read per sketch (a sketch itsel
 # Calls that fetch something over the network, whatever their argument.
 NETWORK_CALLS = frozenset({"fetch", "XMLHttpRequest", "WebSocket", "EventSource", "Worker", "SharedWorker",
                            "importScripts", "sendBeacon", "httpGet", "httpPost", "httpDo", "open"})
+# Names that only ever mean the network, wherever they appear (not `open`: a common variable name).
+NETWORK_NAMES = NETWORK_CALLS - {"open"}
 # p5 loaders: only an inline `data:` URL keeps them inside the sketch.
 LOADERS = frozenset({"loadImage", "loadFont", "loadJSON", "loadStrings", "loadXML", "loadTable", "loadBytes",
                      "loadModel", "loadShader", "loadSound", "createImg", "createVideo", "createAudio"})
@@ -72,6 +74,11 @@ def read_js(code: str) -> CodeReading:
             texts.append(node_text(node))
         elif kind in ("import_statement", "export_statement") and node.child_by_field_name("source") is not None:
             remote.append(f"import from {node_text(node.child_by_field_name('source'))[:80]}")
+        elif kind == "identifier" and node_text(node) in NETWORK_NAMES:
+            remote.append(f"uses {node_text(node)}")  # also `const f = fetch; f(url)`
+        elif kind == "subscript_expression" and as_str(folder.value(node.child_by_field_name("index"))) in \
+                NETWORK_CALLS | LOADERS:  # window["fe" + "tch"](...)
+            remote.append(f"network access via [{as_str(folder.value(node.child_by_field_name('index')))!r}]")
         elif kind in ("call_expression", "new_expression"):
             callee = _callee(node)
             if callee in NETWORK_CALLS or callee == "import":

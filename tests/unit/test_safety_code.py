@@ -84,6 +84,9 @@ def test_the_same_trick_with_a_harmless_word_passes(verifier, trick):
     'createDiv(\'<script src="https://cdn.example/x.js"></script>\');',
     'createDiv(\'<img src="//tracker.example/p.gif">\');',
     'let u = atob("aHR0cHM6Ly9ldmlsLmV4YW1wbGU="); document.location = u;',
+    'window["fe" + "tch"]("/api/runs/list");',
+    'const get = fetch; get("/api/runs/list");',
+    'globalThis.fetch("/api/runs/list");',
 ])
 def test_a_sketch_that_loads_anything_from_outside_is_refused(verifier, line):
     code = sketch('"Hallo"', line)
