@@ -107,6 +107,7 @@ class Folder:
         self.bindings: dict[str, list[Node]] = {}
         self.params: list[dict[str, Value]] = [{}]
         self.memo: dict[int, Value] = {}
+        self.active: set[int] = set()
         self._bind(root)
 
     def _bind(self, root: Node) -> None:
@@ -130,8 +131,14 @@ class Folder:
         pure = len(self.params) == 1  # outside a mapped function a node always has the same value
         if pure and node.id in self.memo:
             return self.memo[node.id]
+        if node.id in self.active:  # `let a = a + a`: a cycle has no constant value (and must not explode)
+            return None
         handler: Callable[[Node, int], Value] | None = getattr(self, f"_v_{node.type}", None)
-        value = _cap(handler(node, depth + 1)) if handler else None
+        self.active.add(node.id)
+        try:
+            value = _cap(handler(node, depth + 1)) if handler else None
+        finally:
+            self.active.discard(node.id)
         if pure:
             self.memo[node.id] = value
         return value

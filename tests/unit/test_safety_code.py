@@ -111,3 +111,5 @@ def test_a_hostile_sketch_is_checked_quickly_and_without_error(verifier):
     nested = "(" * 400 + '"x"' + ")" * 400
     for expression in (chain, bomb, nested, "String.fromCharCode(1114112, -5)", "atob('%%%')"):
         assert check_code(sketch(expression), "kids", verifier).decision in ("allow", "block")
+    cycles = "let a = a + a + a; let b = b + b; b += b + a; let c = [c, c].join(c);"
+    assert check_code(sketch("a + b + c", cycles), "kids", verifier).decision == "allow"
