@@ -48,14 +48,18 @@ def ollama() -> Iterator[ScriptedOllama]:
 
 
 @pytest.fixture
-def client(make_app, ollama):
+def app(make_app, ollama):
     roles = {role: "ollama/writer:latest" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
                                                        "STAGE2_OPTIMIZATION_MODEL")}
-    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1,
-                    DEFAULT_SAFETY_LEVEL="kids").test_client()
+    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids")
 
 
-def test_a_stille_post_pass_is_shown_only_after_its_back_translation_passed(client):
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def test_a_stille_post_pass_is_shown_only_after_its_back_translation_passed(app, client):
     run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
         "schema": "stillepost", "input_text": "a red flag in the sun", "lang": "en"}).get_json()
     assert run["status"] == "blocked" and run["block"]["checkpoint"] == "back_translation", run
@@ -66,7 +70,8 @@ def test_a_stille_post_pass_is_shown_only_after_its_back_translation_passed(clie
     for path in ("status", "entities", "journey", "events"):
         body = client.get(f"/api/pipeline/{run['run_id']}/{path}").get_data(as_text=True)
         assert PASSES["fi"] not in body and "Hakenkreuz" not in body, path
-    record = client.get(f"/api/runs/{run['run_id']}").get_json()["events"]
+    log = app.extensions["devserver.recorder"].runs_dir / run["run_id"] / "events.jsonl"
+    record = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     withheld = [e for e in record if e["metadata"].get("withheld")]
     assert {e["item_type"] for e in withheld} == {"interception_iteration", "translation_result"}
     assert PASSES["fi"] in json.dumps(record, ensure_ascii=False)  # teachers see what was stopped
