@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from devserver.access.db import AccessDB
-from devserver.engine.context import public_view
+from devserver.engine.projection import project_item
 from devserver.errors import Conflict
 from devserver.recorder.items import now_iso
 from devserver.safety.levels import AGE_LEVELS
@@ -106,7 +106,7 @@ class Moderation:
                             metadata={**details, "reason": reason, "released_by": actor, "audit_id": audit_id})
         state = self.orchestrator.get(run_id)
         if state is not None:
-            state.publish(public_view(item))
+            state.publish(project_item(item, "student"))  # the live buffer holds student projections
         return {"run_id": run_id, "audit_id": audit_id, "released": True, "item": item}
 
     def audit(self, session_id: str) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ RUN_ROUTES = [
     ("post", "/api/pipeline/{}/cancel"),
     ("get", "/api/pipeline/{}/entities"),
     ("get", "/api/pipeline/{}/entity/interception_final"),
+    ("get", "/api/pipeline/{}/journey"),
     ("get", "/api/media/image/{}"),
     ("get", "/api/media/image/{}/0"),
     ("get", "/api/media/info/{}"),
