@@ -40,11 +40,13 @@ def test_every_ollama_call_names_keep_alive(make_app, ollama):
         "output_configs": ["sketch_offline"], "safety_level": "kids"}).get_json()
     assert run["status"] == "succeeded", (run["error"], run["block"])
     calls = [b for b in ollama.chat_bodies() if b.get("messages")]
-    judged = [b for b in calls if b.get("format")]  # safety verify and Stage 3 ask for a JSON verdict
-    assert calls and judged, "the run made no Ollama call to check"
-    # chunks name their own keep_alive ("10m"); calls without one (verify, Stage 3) get OLLAMA_KEEP_ALIVE
+    assert calls, "the run made no Ollama call to check"
+    # chunks name their own keep_alive ("10m"); every other call gets OLLAMA_KEEP_ALIVE
     assert all(b.get("keep_alive") in ("10m", "7m") for b in calls), [b.get("keep_alive") for b in calls]
-    assert all(b["keep_alive"] == "7m" for b in judged)
+    # a call without a chunk (safety verification, Stage 3, code) through the app's router
+    app.extensions["devserver.router"].chat("SAFETY_VERIFY_MODEL", [{"role": "user", "content": "Is this safe?"}],
+                                            {"temperature": 0})
+    assert ollama.chat_bodies()[-1]["keep_alive"] == "7m"
 
 
 def test_unloading_before_comfyui_covers_every_ollama_role_and_never_the_embedded_model(make_app, comfy, ollama):
