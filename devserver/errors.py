@@ -10,6 +10,8 @@ Exception tree (every class carries an HTTP status and a machine-readable code):
     ├── SafetyBlocked           422  a checkpoint blocked the text (details carry the verdict)
     └── BackendError            502  a provider failed
         ├── BackendUnavailable  503  not reachable / not configured / in cooldown
+        │   └── BackendMisconfigured 503  our setup is wrong (missing node/model, rejected workflow):
+        │                                 never retried, never counted toward a cooldown
         ├── BackendTimeout      504  no answer within the timeout
         ├── BackendRateLimited  429  provider asked us to slow down (retry_after in details)
         └── BackendBadResponse  502  malformed, mid-stream error, 200-with-error body
@@ -83,6 +85,10 @@ class BackendError(AppError):
 
 class BackendUnavailable(BackendError):
     status, code = 503, "backend_unavailable"
+
+
+class BackendMisconfigured(BackendUnavailable):
+    status, code = 503, "backend_misconfigured"
 
 
 class BackendTimeout(BackendError):

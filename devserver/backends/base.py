@@ -33,6 +33,7 @@ class Progress:
     total: int
     node: str | None = None
     message: str = ""
+    queue: int | None = None  # prompts ahead in the backend's own queue (0 = running); no progress by itself
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -102,7 +103,9 @@ class MediaRequest:
     steps: int | None = None
     cfg: float | None = None
     duration: float | None = None
-    job_id: str = ""  # derived from run id + output index; ComfyUI uses it as prompt_id
+    job_id: str = ""  # derived from run id + output index; ComfyUI derives each attempt's prompt_id from it
+    attempt: int = 1  # set by the router: 1 for the first try, 2 for the first retry ...
+    deadline: float | None = None  # time.monotonic() by which the whole job (retries included) must end
 
     def values(self) -> dict[str, Any]:
         """Return the mappable values that are set (for input mappings)."""
@@ -142,10 +145,14 @@ class Health:
     version: str | None = None
     models: list[str] = field(default_factory=list)
     latency_ms: float | None = None
+    instances: list[dict[str, Any]] = field(default_factory=list)  # one entry per server when there are several
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "detail": self.detail, "version": self.version, "models": self.models,
-                "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1)}
+        out = {"state": self.state, "detail": self.detail, "version": self.version, "models": self.models,
+               "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1)}
+        if self.instances:
+            out["instances"] = self.instances
+        return out
 
 
 class Backend:
@@ -164,6 +171,18 @@ class Backend:
     def has_model(self, model: str) -> bool | None:
         """Tell whether a model is installed (None when the backend cannot tell)."""
         return None
+
+    def missing_parts(self, chunk: Any) -> dict[str, list[str]]:
+        """Return what the backend lacks to run an output chunk, e.g. {"models": [...], "nodes": [...]}.
+
+        Empty when it has everything or cannot tell (the call itself will then say what is missing).
+        """
+        models = [model for model in getattr(chunk, "required_models", ()) if self.has_model(model) is False]
+        return {"models": models} if models else {}
+
+    def instances(self) -> int:
+        """Return how many servers this backend spreads its work over (its concurrency scales with it)."""
+        return 1
 
     def attach(self, router: Any) -> None:
         """Receive the app's router (for backends that call other backends, e.g. code made by an LLM)."""
@@ -195,6 +214,10 @@ class MediaBackend(Backend):
                  cancel: CancelToken | None = None) -> MediaResult:
         """Generate the media for one output and return the downloaded files."""
         raise NotImplementedError
+
+    def job_seconds(self) -> float | None:
+        """Return how long one job may take in all, retries included (None: each call bounds itself)."""
+        return None
 
 
 def is_secret_key(key: Any) -> bool:

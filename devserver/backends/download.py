@@ -82,8 +82,11 @@ def decode_data_url(url: str, max_bytes: int, backend: str = "") -> bytes:
 
 
 def fetch_media(url: str, max_bytes: int, client: httpx.Client, retries: int = 2, stem: str = "output",
-                backend: str = "", backoff: float = 0.5) -> MediaFile:
-    """Decode or download one media file, retrying transient failures, and validate its bytes."""
+                backend: str = "", backoff: float = 0.5, deadline: float | None = None) -> MediaFile:
+    """Decode or download one media file, retrying transient failures, and validate its bytes.
+
+    With a `deadline` (time.monotonic()), each try waits at most until then and no retry starts after it.
+    """
     if url.startswith("data:"):
         return media_file(decode_data_url(url, max_bytes, backend), stem, backend)
     if not url.startswith(("http://", "https://")):
@@ -91,19 +94,22 @@ def fetch_media(url: str, max_bytes: int, client: httpx.Client, retries: int = 2
                                  backend=backend, code="bad_media_url")
     for attempt in range(retries + 1):
         try:
-            return media_file(_download(url, max_bytes, client, backend), stem, backend)
+            return media_file(_download(url, max_bytes, client, backend, deadline), stem, backend)
         except BackendError as err:
-            if not err.retryable or attempt == retries:
-                raise
             wait = getattr(err, "retry_after", None)
-            time.sleep(min(MAX_RETRY_WAIT, wait if wait is not None else backoff * 2 ** attempt))
+            wait = min(MAX_RETRY_WAIT, wait if wait is not None else backoff * 2 ** attempt)
+            late = deadline is not None and time.monotonic() + wait >= deadline
+            if not err.retryable or attempt == retries or late:
+                raise
+            time.sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _download(url: str, max_bytes: int, client: httpx.Client, backend: str) -> bytes:
-    """GET one URL, streamed, aborting past `max_bytes`; raise typed errors."""
+def _download(url: str, max_bytes: int, client: httpx.Client, backend: str, deadline: float | None = None) -> bytes:
+    """GET one URL, streamed, aborting past `max_bytes` or the deadline; raise typed errors."""
+    timeout = client.timeout if deadline is None else httpx.Timeout(max(0.01, deadline - time.monotonic()))
     try:
-        with client.stream("GET", url) as response:
+        with client.stream("GET", url, timeout=timeout) as response:
             _check_status(response, backend)
             declared = int(response.headers.get("content-length") or 0)
             if declared > max_bytes:

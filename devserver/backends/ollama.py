@@ -20,7 +20,8 @@ import ollama
 
 from devserver.backends.base import ChatResult, Health, LlmBackend, Message, TokenCallback, scrub
 from devserver.backends.openai_compat import CONNECT_TIMEOUT, health_from_error
-from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
+from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited,
+                              BackendTimeout, BackendUnavailable)
 
 OPTION_NAMES = {"temperature": "temperature", "seed": "seed", "max_tokens": "num_predict", "top_p": "top_p",
                 "top_k": "top_k", "num_ctx": "num_ctx", "stop": "stop", "repeat_penalty": "repeat_penalty"}
@@ -56,7 +57,7 @@ class OllamaBackend(LlmBackend):
     def _require(self) -> ollama.Client:
         """Return the client, or explain which setting is missing."""
         if self.client is None:
-            raise BackendUnavailable("Ollama is not configured: set OLLAMA_URL in .env (e.g. http://localhost:11434)",
+            raise BackendMisconfigured("Ollama is not configured: set OLLAMA_URL in .env (e.g. http://localhost:11434)",
                                      backend=self.backend_id, code="not_configured")
         return self.client
 
@@ -87,8 +88,8 @@ class OllamaBackend(LlmBackend):
         status, text = exc.status_code, str(exc.error)[:300]
         kwargs: dict[str, Any] = {"backend": self.backend_id, "details": {"status": status}}
         if status == 404:
-            return BackendUnavailable(f"Ollama has no model {model!r}: run `ollama pull {model}` on the Ollama machine "
-                                      f"({text})", code="model_missing", **kwargs)
+            return BackendMisconfigured(f"Ollama has no model {model!r}: run `ollama pull {model}` on the Ollama "
+                                        f"machine ({text})", code="model_missing", **kwargs)
         if status == 429:
             return BackendRateLimited(f"Ollama is busy: {text}", retryable=True, **kwargs)
         if status == -1:

@@ -18,7 +18,7 @@ from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaFil
 from devserver.backends.download import fetch_media, media_file
 from devserver.backends.mapping import fill_body
 from devserver.backends.openai_compat import OpenAIHttp, health_from_error, usage_counts
-from devserver.errors import BackendBadResponse, BackendError, BackendUnavailable
+from devserver.errors import BackendBadResponse, BackendError, BackendMisconfigured
 
 
 class OpenAIImagesBackend(MediaBackend):
@@ -44,7 +44,7 @@ class OpenAIImagesBackend(MediaBackend):
     def _require(self) -> OpenAIHttp:
         """Return the HTTP client; without a key nothing is sent at all."""
         if not self.api_key:
-            raise BackendUnavailable("OpenAI Images has no API key: set OPENAI_API_KEY in .env",
+            raise BackendMisconfigured("OpenAI Images has no API key: set OPENAI_API_KEY in .env",
                                      backend=self.backend_id, code="not_configured")
         return self.http
 

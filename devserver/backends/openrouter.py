@@ -18,7 +18,7 @@ from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaReq
 from devserver.backends.download import fetch_media
 from devserver.backends.mapping import fill_body
 from devserver.backends.openai_compat import OpenAICompatBackend, OpenAIHttp, health_from_error, usage_counts
-from devserver.errors import BackendBadResponse, BackendError, BackendUnavailable
+from devserver.errors import BackendBadResponse, BackendError, BackendMisconfigured
 
 DEFAULT_IMAGE_BODY: dict[str, Any] = {"messages": [{"role": "user", "content": ""}]}
 
@@ -49,7 +49,7 @@ class OpenRouterBackend(OpenAICompatBackend, MediaBackend):
     def _require(self) -> OpenAIHttp:
         """Return the HTTP client; without a key nothing is sent at all."""
         if not self.api_key:
-            raise BackendUnavailable("OpenRouter has no API key: set OPENROUTER_API_KEY in .env",
+            raise BackendMisconfigured("OpenRouter has no API key: set OPENROUTER_API_KEY in .env",
                                      backend=self.backend_id, code="not_configured")
         return super()._require()
 

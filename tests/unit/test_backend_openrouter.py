@@ -13,7 +13,8 @@ from config import ROOT, Config
 from devserver.backends.base import MediaRequest
 from devserver.backends.openai_compat import OpenAICompatBackend
 from devserver.backends.openrouter import OpenRouterBackend
-from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
+from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited, BackendTimeout,
+                              BackendUnavailable)
 from devserver.schemas.models import OutputChunk
 from tests.fakes.openrouter_fake import OpenRouterFake
 from tests.fakes.server import closed_port_url
@@ -137,8 +138,8 @@ def test_unreachable_server_is_retryable_and_unhealthy():
     ("http_error", 500, BackendError, "backend_error", True),
     ("http_error", 502, BackendError, "provider_down", True),
     ("http_error", 503, BackendUnavailable, "no_provider", True),
-    ("http_error", 401, BackendUnavailable, "backend_auth", False),
-    ("http_error", 402, BackendUnavailable, "insufficient_credits", False),
+    ("http_error", 401, BackendMisconfigured, "backend_auth", False),  # our key or account: fix the setup
+    ("http_error", 402, BackendMisconfigured, "insufficient_credits", False),
     ("http_error", 403, BackendError, "provider_moderation", False),
     ("rate_limited", 0, BackendRateLimited, "backend_rate_limited", True),
     ("error_in_body", 429, BackendRateLimited, "backend_rate_limited", True),
