@@ -81,11 +81,11 @@ class Config:
     LOCAL_CONTEXT: int = 4096
     LOCAL_THREADS: int = 2
     # ollama
-    OLLAMA_URL: str = ""
+    OLLAMA_URL: str = ""  # one URL or a comma-separated list of servers
     OLLAMA_TIMEOUT: float = 120.0
     OLLAMA_UNLOAD_BEFORE_MEDIA: bool = False
     # comfyui
-    COMFYUI_URL: str = ""
+    COMFYUI_URL: str = ""  # one URL or a comma-separated list of servers
     COMFYUI_TIMEOUT: float = 600.0
     COMFYUI_FREE_AFTER_JOB: bool = False
     # openrouter
