@@ -4,6 +4,11 @@ The bytes decide the type: a file is accepted only when its magic bytes are a kn
 whatever the Content-Type or the data URL's declared type says. Downloads are streamed and aborted
 as soon as they pass the size limit; transient failures (connection errors, timeouts, 429, 5xx) are
 retried with a short backoff that honours Retry-After.
+
+A paid generation is never run again because its download failed: `fetch_generated` reports
+progress as soon as the provider has answered (the router retries nothing after progress) and marks
+a download failure `generated` and not retryable (so it neither re-runs the generation nor counts
+toward the provider's cooldown). Only the download itself is retried, here.
 """
 from __future__ import annotations
 
@@ -11,11 +16,11 @@ import base64
 import binascii
 import time
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import httpx
 
-from devserver.backends.base import MediaFile
+from devserver.backends.base import MediaFile, Progress, ProgressCallback
 from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
 
 EXTENSIONS = {
@@ -103,6 +108,25 @@ def fetch_media(url: str, max_bytes: int, client: httpx.Client, retries: int = 2
                 raise
             time.sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def fetch_generated(fetches: Sequence[Callable[[], MediaFile]], on_progress: ProgressCallback | None,
+                    ids: Mapping[str, Any] | None = None) -> list[MediaFile]:
+    """Fetch the files of a finished (paid) generation, reporting each; a failure never re-runs it."""
+    total = len(fetches)
+    report = on_progress or (lambda _p: None)
+    report(Progress(0, total, message="downloading"))  # the provider has answered: the paid part is done
+    files = []
+    for done, fetch in enumerate(fetches, start=1):
+        try:
+            files.append(fetch())
+        except BackendError as err:
+            err.retryable = False
+            err.details.update({"generated": True, **(ids or {})})
+            err.message = f"The media was generated, but fetching it failed: {err.message}"
+            raise
+        report(Progress(done, total, message="downloaded"))
+    return files
 
 
 def _download(url: str, max_bytes: int, client: httpx.Client, backend: str, deadline: float | None = None) -> bytes:
