@@ -150,6 +150,10 @@ class Config:
             raise KeyError(f"unknown model role {role!r}; known roles: {', '.join(MODEL_ROLES)}")
         return self.MODEL_ROLE_MAP[role]
 
+    def secret_values(self) -> list[str]:
+        """Return the values of the secret settings (declared with repr=False), for redaction by value."""
+        return [str(getattr(self, f.name)) for f in fields(self) if not f.repr and getattr(self, f.name)]
+
     def public(self) -> dict[str, Any]:
         """Return the settings safe to show (secrets reduced to whether they are set)."""
         out: dict[str, Any] = {}

@@ -28,6 +28,8 @@ from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from devserver.secrets import redact, redact_text
+
 log = logging.getLogger(__name__)
 
 
@@ -39,17 +41,18 @@ class AppError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
                  status: int | None = None):
+        message = redact_text(message)  # a provider may echo our API key in what it says
         super().__init__(message)
         self.message = message
-        self.details = details or {}
+        self.details = redact(details or {})
         if code:
             self.code = code
         if status:
             self.status = status
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the envelope body."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        """Return the envelope body (secret values redacted again: details may have grown since)."""
+        return {"error": {"code": self.code, "message": redact_text(self.message), "details": redact(self.details)}}
 
 
 class ValidationFailed(AppError):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from devserver.errors import BackendError
+from devserver.secrets import redact, redact_text
 
 Message = Mapping[str, str]  # {"role": "system|user|assistant", "content": "..."}
 TokenCallback = Callable[[str], None]
@@ -152,7 +153,7 @@ class Health:
                "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1)}
         if self.instances:
             out["instances"] = self.instances
-        return out
+        return redact(out)  # a provider's error text may carry our key
 
 
 class Backend:
@@ -228,11 +229,13 @@ def is_secret_key(key: Any) -> bool:
 
 
 def scrub(value: Any) -> Any:
-    """Return a copy with secret-looking keys replaced, for records and logs."""
+    """Return a copy with secret-looking keys replaced and secret values redacted, for records and logs."""
     if isinstance(value, Mapping):
         return {k: ("***" if is_secret_key(k) else scrub(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 

@@ -21,7 +21,7 @@ Unknown models get HTTP 404; a model in `down_models` without a fallback gets HT
 With `image_links` set, images come as http URLs of `GET /files/<name>` instead of data URLs (some
 providers link to a CDN); that route answers 503 for the next `file_failures` requests, and 404 for
 a file in `files_gone`. `echo_key` puts the request's Authorization header into every error message,
-as a careless provider does.
+as a careless provider does; `fail_images` answers image requests with HTTP `error_status`.
 """
 from __future__ import annotations
 
@@ -79,6 +79,7 @@ class OpenRouterFake(FakeApp):
         self.file_failures = 0
         self.files_gone: set[str] = set()
         self.echo_key = False
+        self.fail_images = False
         self._auth = ""
         self._ids = itertools.count(1)
 
@@ -112,6 +113,8 @@ class OpenRouterFake(FakeApp):
         if self.mode == "malformed":
             return reply.send(200, b'{"id": "gen-1", "choices": [{"message": ', "application/json")
         body = request.json()
+        if self.fail_images and "image" in (body.get("modalities") or []):
+            return self._error(reply, self.error_status, "Provider returned error")
         candidates = body.get("models") or [body.get("model")]
         usable = [m for m in candidates if m in self.known_models and m not in self.down_models]
         if not usable:
