@@ -134,7 +134,8 @@ class FakeComfyUI(Runner):
         self.honour_interrupt = True
         self.paused = False  # keep prompts pending (queue position, deleting a pending prompt)
         self.caching = True  # reuse node outputs of earlier prompts with the same inputs, as ComfyUI does
-        self.fail_next: dict[tuple[str, str], list[int]] = {}  # (method, path) → statuses to answer next (5xx)
+        # (method, path) → statuses to answer next: 5xx with ComfyUI's error text, 200 with a body that is no JSON
+        self.fail_next: dict[tuple[str, str], list[int]] = {}
         self.up = threading.Event()  # listening (cleared while a restart refuses connections)
         # observable state
         self.requests: list[Recorded] = []
@@ -314,7 +315,8 @@ class FakeComfyUI(Runner):
         with self._lock:
             if self.fail_next.get((method, path)):
                 status = self.fail_next[(method, path)].pop(0)
-                return status, f"{status}: Server got itself in trouble".encode(), "text/plain"
+                text = b"<html>proxy says hello</html>" if status == 200 else b"500: Server got itself in trouble"
+                return status, text, "text/plain"
             if (method, path) == ("POST", "/prompt"):
                 status, answer = self._submit(body if isinstance(body, dict) else {})
                 return status, answer, js if isinstance(answer, dict) else "text/plain"

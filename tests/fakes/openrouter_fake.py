@@ -14,6 +14,7 @@ Failure modes — set `fake.mode`:
   rate_limited   HTTP 429 with `Retry-After: <retry_after>`
   error_in_body  HTTP 200 whose body is `{error: {code: error_status, message, metadata}}`
   malformed      HTTP 200 with a body that is not JSON
+  cut            HTTP 200, half a JSON body, then the connection drops
   no_image       image requests get text only
   bad_image      image requests get a data URL whose bytes are not an image
 Unknown models get HTTP 404; a model in `down_models` without a fallback gets HTTP 502.
@@ -112,6 +113,10 @@ class OpenRouterFake(FakeApp):
             return self._error(reply, self.error_status, "Provider returned error", 200, metadata)
         if self.mode == "malformed":
             return reply.send(200, b'{"id": "gen-1", "choices": [{"message": ', "application/json")
+        if self.mode == "cut":
+            reply.start_stream(200, "application/json")
+            reply.chunk(b'{"id": "gen-1", "choices": [{"message": ')
+            return reply.drop()
         body = request.json()
         if self.fail_images and "image" in (body.get("modalities") or []):
             return self._error(reply, self.error_status, "Provider returned error")

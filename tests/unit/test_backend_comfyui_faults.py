@@ -125,6 +125,13 @@ def test_the_fake_accepts_a_duplicate_prompt_id_and_runs_it_twice_as_the_real_se
     assert fake.runs == ["same", "same"]  # both ran; /history keeps only the last
 
 
+def test_a_malformed_answer_before_the_prompt_was_queued_is_retried(fake, make_backend):
+    fake.fail_next[("POST", "/prompt")] = [200]  # 200, but not JSON (a proxy in between)
+    result = make_router(make_backend(fake.url)).generate("comfyui", request(tiny_chunk()))
+    assert [a["error"] for a in result.attempts] == ["malformed_json", None]
+    assert fake.runs == [result.ids["prompt_id"]]
+
+
 # ---- configuration errors
 
 
