@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import httpx
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect as ws_connect
 
 from devserver.backends.base import Health, MediaFile
@@ -111,8 +111,8 @@ class ComfyUIServer:
         try:
             # no flow control: once we stop reading (the attempt ended), a full buffer would stall the
             # close handshake until close_timeout; the frames of one prompt are few
-            return ws_connect(ws_url, open_timeout=wait, proxy=None, max_size=WS_MAX_FRAME, max_queue=None,
-                              close_timeout=STOP_SECONDS, legacy=True)
+            socket = ws_connect(ws_url, open_timeout=wait, proxy=None, max_size=WS_MAX_FRAME, max_queue=None,
+                                close_timeout=STOP_SECONDS, legacy=True)
         except ConnectionRefusedError as exc:
             raise BackendUnavailable(f"ComfyUI at {self.url} refused the connection.", backend=self.backend,
                                      code="backend_unreachable", retryable=True) from exc
@@ -120,6 +120,15 @@ class ComfyUIServer:
             # The HTTP API may still work without live progress: /history polling carries the job.
             log.warning("ComfyUI websocket unavailable (%s); following the job by polling", exc)
             return None
+        try:
+            # The server files the socket under our client id only after the handshake and then greets
+            # with `status`; a prompt submitted before that greeting loses its first frames.
+            socket.recv(timeout=max(0.0, min(WS_OPEN_SECONDS, deadline - time.monotonic())))
+        except TimeoutError:
+            log.warning("ComfyUI sent no greeting on its websocket; its first frames may be missed")
+        except ConnectionClosed:
+            return None
+        return socket
 
     def submit(self, graph: dict[str, Any], client_id: str, prompt_id: str, deadline: float) -> str:
         """POST the graph with our prompt id; return the id the server will report it under."""
