@@ -27,7 +27,6 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -36,78 +35,7 @@ from websockets.server import ServerProtocol
 
 from tests.fakes.comfyui_catalogue import catalogue, validate
 from tests.fakes.comfyui_runner import Runner
-
-
-@dataclass
-class Recorded:
-    """One request the fake received."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: Any
-
-
-class _Socket:
-    """One accepted websocket, written by the worker and read by its HTTP handler thread."""
-
-    def __init__(self, sock: socket.socket, protocol: ServerProtocol) -> None:
-        self.sock, self.protocol = sock, protocol
-        self.lock = threading.Lock()
-        self.open = True
-
-    def send(self, frame: dict[str, Any] | bytes) -> None:
-        with self.lock:
-            if self.open:
-                if isinstance(frame, bytes):
-                    self.protocol.send_binary(frame)
-                else:
-                    self.protocol.send_text(json.dumps(frame).encode())
-                self._flush()
-
-    def drop(self) -> None:
-        """Cut the TCP connection without a close frame, as a crashed proxy or server would."""
-        with self.lock:
-            self.open = False
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _flush(self) -> None:
-        try:
-            for data in self.protocol.data_to_send():
-                if data:
-                    self.sock.sendall(data)
-                else:
-                    self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            self.open = False
-
-    def serve(self, stopping: threading.Event) -> None:
-        """Read client frames (pings, close) until the connection ends."""
-        self.sock.settimeout(0.1)
-        while self.open and not stopping.is_set():
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            with self.lock:
-                if data:
-                    self.protocol.receive_data(data)
-                else:
-                    self.protocol.receive_eof()
-                self.protocol.events_received()  # pongs and close replies are queued by the protocol itself
-                self._flush()
-                if not data or self.protocol.close_expected():
-                    self.open = False
-        with self.lock:
-            if stopping.is_set() and self.open:
-                self.protocol.send_close(1001)
-                self._flush()
-            self.open = False
+from tests.fakes.comfyui_socket import Recorded, WebSocket
 
 
 class FakeComfyUI(Runner):
@@ -145,7 +73,7 @@ class FakeComfyUI(Runner):
         self._pending: list[list[Any]] = []
         self._sent: dict[str, int] = {}  # prompt_id → frames sent to its client so far
         self._running: list[Any] | None = None
-        self._sockets: dict[str, _Socket] = {}
+        self._sockets: dict[str, WebSocket] = {}
         self._lock = threading.Condition()
         self._interrupt_at: float | None = None
         self._stopping = threading.Event()
@@ -404,8 +332,8 @@ class FakeComfyUI(Runner):
         request = protocol.events_received()[0]
         response = protocol.accept(request)
         protocol.send_response(response)
-        sock = _Socket(handler.connection, protocol)
-        sock._flush()
+        sock = WebSocket(handler.connection, protocol)
+        sock.flush()
         handler.close_connection = True
         if response.status_code != 101:
             return
