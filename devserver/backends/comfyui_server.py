@@ -179,9 +179,9 @@ class ComfyUIServer:
                            stem=PurePosixPath(ref["filename"]).stem, backend=self.backend, deadline=deadline)
 
     def free(self) -> None:
-        """Ask ComfyUI to unload its models and free VRAM."""
-        self.json(self.request("POST", "/free", self.soon(), json={"unload_models": True, "free_memory": True}),
-                  "/free")
+        """Ask ComfyUI to unload its models and free VRAM (it only sets a flag, so it answers at once)."""
+        self.json(self.request("POST", "/free", self.soon(STOP_SECONDS),
+                               json={"unload_models": True, "free_memory": True}), "/free")
 
     # -- HTTP ----------------------------------------------------------------------------------------
 
