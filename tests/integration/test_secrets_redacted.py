@@ -1,6 +1,6 @@
 """A provider that echoes our API key in its errors must not put the key on any surface: the
 student's output error, /api/health, metadata.json, events.jsonl, /entities, exports, the index or
-the log. The key is scrubbed by value (devserver/secrets.py), not by the name of a field."""
+the log. The key is scrubbed by value (devserver/redaction.py), not by the name of a field."""
 from __future__ import annotations
 
 import io
@@ -25,7 +25,7 @@ def echoing():
         yield fake
 
 
-def test_an_echoed_api_key_reaches_no_surface(make_app, echoing, caplog):
+def test_an_echoed_api_key_reaches_no_surface(make_app, echoing, caplog, login):
     caplog.set_level(logging.DEBUG)
     app = make_app(OPENROUTER_URL=echoing.url, OPENROUTER_API_KEY=KEY, RETRY_BASE_DELAY=0.0,
                    MODEL_ROLE_MAP={role: CHAT for role in MODEL_ROLES}, DEFAULT_SAFETY_LEVEL="adult")
@@ -43,16 +43,19 @@ def test_an_echoed_api_key_reaches_no_surface(make_app, echoing, caplog):
     assert echoing.received("/chat/completions")[-1].headers["authorization"] == f"Bearer {KEY}"  # it was sent
 
     echoing.api_key = "another-key"  # now the health probe is refused, and the refusal quotes our header
+    research = app.test_client()
+    login(research, "researcher")
     surfaces = {
         "status": client.get(f"/api/pipeline/{run_id}/status").get_data(as_text=True),
         "entities": client.get(f"/api/pipeline/{run_id}/entities").get_data(as_text=True),
         "health": client.get("/api/health").get_data(as_text=True),
-        "run": client.get(f"/api/runs/{run_id}").get_data(as_text=True),
-        "json": client.get(f"/api/runs/{run_id}/export/json").get_data(as_text=True),
-        "csv": client.get(f"/api/runs/{run_id}/export/csv").get_data(as_text=True),
+        **{name: research.get(f"/api/runs/{run_id}{path}").get_data(as_text=True)
+           for name, path in (("run", ""), ("json", "/export/json"), ("csv", "/export/csv"))},
     }
-    assert "[redacted]" in surfaces["health"]
-    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/runs/{run_id}/export/zip").data))
+    assert "[redacted]" in surfaces["health"] and run_id in surfaces["csv"]
+    zipped = research.get(f"/api/runs/{run_id}/export/zip")
+    assert zipped.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(zipped.data))
     surfaces.update({f"zip:{name}": archive.read(name).decode("utf-8", "replace") for name in archive.namelist()})
     folder = app.extensions["devserver.recorder"].runs_dir.parent  # run folders and the index
     surfaces.update({f"file:{p.name}": p.read_bytes().decode("utf-8", "replace")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from config import Config
-from devserver import secrets
+from devserver import redaction
 from devserver.backends.base import Health, scrub
 from devserver.errors import BackendError
 
@@ -12,9 +12,9 @@ KEY = "sk-test-secret-value-42"
 
 
 def setup_module() -> None:
-    secrets.register(Config().with_overrides({"OPENAI_API_KEY": KEY, "OPENAI_COMPAT_API_KEY": "short"})
+    redaction.register(Config().with_overrides({"OPENAI_API_KEY": KEY, "OPENAI_COMPAT_API_KEY": "short"})
                      .secret_values())
-    secrets.install_log_scrubber()
+    redaction.install_log_scrubber()
 
 
 def test_errors_records_and_health_lose_the_key_wherever_it_hides():
@@ -29,7 +29,7 @@ def test_errors_records_and_health_lose_the_key_wherever_it_hides():
 
 
 def test_short_values_are_not_treated_as_secrets():
-    assert secrets.redact_text("a short sentence") == "a short sentence"
+    assert redaction.redact_text("a short sentence") == "a short sentence"
 
 
 def test_every_log_line_and_traceback_is_redacted(caplog):

@@ -1,4 +1,4 @@
-"""Secrets scrubbed by value, wherever text leaves the server.
+"""Secrets scrubbed by value, wherever text leaves the server (named so as not to shadow the stdlib `secrets`).
 
 Redacting by key name (`api_key: ***`) misses a provider that echoes our `Authorization` header in
 its error message: the key then travels inside an ordinary string into the error a student sees,
