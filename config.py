@@ -80,12 +80,12 @@ class Config:
     LOCAL_CONTEXT: int = 4096
     LOCAL_THREADS: int = 2
     # ollama
-    OLLAMA_URL: str = ""
+    OLLAMA_URL: str = ""  # one URL or a comma-separated list of servers
     OLLAMA_TIMEOUT: float = 120.0
     OLLAMA_UNLOAD_BEFORE_MEDIA: bool = False
     OLLAMA_KEEP_ALIVE: str = "10m"  # sent on every Ollama call that does not name its own
     # comfyui
-    COMFYUI_URL: str = ""
+    COMFYUI_URL: str = ""  # one URL or a comma-separated list of servers
     COMFYUI_TIMEOUT: float = 600.0
     COMFYUI_FREE_AFTER_JOB: bool = False
     # openrouter
@@ -166,6 +166,10 @@ class Config:
         if role not in self.MODEL_ROLE_MAP:
             raise KeyError(f"unknown model role {role!r}; known roles: {', '.join(MODEL_ROLES)}")
         return self.MODEL_ROLE_MAP[role]
+
+    def secret_values(self) -> list[str]:
+        """Return the values of the secret settings (declared with repr=False), for redaction by value."""
+        return [str(getattr(self, f.name)) for f in fields(self) if not f.repr and getattr(self, f.name)]
 
     def data_dir(self) -> Path:
         """Return the folder for accounts, sessions and the secret key (never inside SCHEMAS_DIR)."""

@@ -12,6 +12,8 @@ Exception tree (every class carries an HTTP status and a machine-readable code):
     ├── SafetyBlocked           422  a checkpoint blocked the text (details carry the verdict)
     └── BackendError            502  a provider failed
         ├── BackendUnavailable  503  not reachable / not configured / in cooldown
+        │   └── BackendMisconfigured 503  our setup is wrong (missing node/model, rejected workflow):
+        │                                 never retried, never counted toward a cooldown
         ├── BackendTimeout      504  no answer within the timeout
         ├── BackendRateLimited  429  provider asked us to slow down (retry_after in details)
         └── BackendBadResponse  502  malformed, mid-stream error, 200-with-error body
@@ -28,6 +30,8 @@ from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from devserver.redaction import redact, redact_text
+
 log = logging.getLogger(__name__)
 
 
@@ -39,17 +43,18 @@ class AppError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
                  status: int | None = None):
+        message = redact_text(message)  # a provider may echo our API key in what it says
         super().__init__(message)
         self.message = message
-        self.details = details or {}
+        self.details = redact(details or {})
         if code:
             self.code = code
         if status:
             self.status = status
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the envelope body."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+        """Return the envelope body (secret values redacted again: details may have grown since)."""
+        return {"error": {"code": self.code, "message": redact_text(self.message), "details": redact(self.details)}}
 
 
 class ValidationFailed(AppError):
@@ -93,6 +98,10 @@ class BackendError(AppError):
 
 class BackendUnavailable(BackendError):
     status, code = 503, "backend_unavailable"
+
+
+class BackendMisconfigured(BackendUnavailable):
+    status, code = 503, "backend_misconfigured"
 
 
 class BackendTimeout(BackendError):

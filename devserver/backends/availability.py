@@ -1,4 +1,4 @@
-"""Whether each output can run now: its backend reachable, out of cooldown, its models installed.
+"""Whether each output can run now: its backend reachable, out of cooldown, its models and node types installed.
 
 Health probes cost a network round trip, so answers are cached for `ttl` seconds per backend and per
 model. The reason is written for the student's output picker ("ComfyUI is not set up on this
@@ -23,6 +23,7 @@ REASONS = {
                  "en": "{name} just failed several times and is pausing briefly."},
     "missing_model": {"de": "Das Modell {model} ist in {name} nicht installiert.",
                       "en": "The model {model} is not installed in {name}."},
+    "missing_node": {"de": "{name} fehlt der Baustein {model}.", "en": "{name} lacks the node type {model}."},
 }
 
 
@@ -75,10 +76,11 @@ class AvailabilityChecker:
         if state != "ok":
             return Availability(False, state, _reason(state, name, ""))
         backend = self._registry.get(chunk.backend)
-        for model in chunk.required_models:
-            installed = self._cached(("model", f"{chunk.backend}:{model}"), lambda m=model: backend.has_model(m))
-            if installed is False:
-                return Availability(False, "missing_model", _reason("missing_model", name, model))
+        lacking = self._cached(("parts", f"{chunk.backend}:{chunk.name}"), lambda: backend.missing_parts(chunk))
+        if lacking.get("nodes"):  # a node type whose custom-node module is missing or failed to import
+            return Availability(False, "missing_node", _reason("missing_node", name, ", ".join(lacking["nodes"])))
+        if lacking.get("models"):
+            return Availability(False, "missing_model", _reason("missing_model", name, lacking["models"][0]))
         return Availability(True, "ok")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from devserver.errors import BackendError
+from devserver.redaction import redact, redact_text
 
 Message = Mapping[str, str]  # {"role": "system|user|assistant", "content": "..."}
 TokenCallback = Callable[[str], None]
@@ -34,6 +35,7 @@ class Progress:
     total: int
     node: str | None = None
     message: str = ""
+    queue: int | None = None  # prompts ahead in the backend's own queue (0 = running); no progress by itself
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -104,7 +106,9 @@ class MediaRequest:
     steps: int | None = None
     cfg: float | None = None
     duration: float | None = None
-    job_id: str = ""  # derived from run id + output index; ComfyUI uses it as prompt_id
+    job_id: str = ""  # derived from run id + output index; ComfyUI derives each attempt's prompt_id from it
+    attempt: int = 1  # set by the router: 1 for the first try, 2 for the first retry ...
+    deadline: float | None = None  # time.monotonic() by which the whole job (retries included) must end
 
     def values(self) -> dict[str, Any]:
         """Return the mappable values that are set (for input mappings)."""
@@ -145,10 +149,14 @@ class Health:
     version: str | None = None
     models: list[str] = field(default_factory=list)
     latency_ms: float | None = None
+    instances: list[dict[str, Any]] = field(default_factory=list)  # one entry per server when there are several
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "detail": self.detail, "version": self.version, "models": self.models,
-                "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1)}
+        out = {"state": self.state, "detail": self.detail, "version": self.version, "models": self.models,
+               "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1)}
+        if self.instances:
+            out["instances"] = self.instances
+        return redact(out)  # a provider's error text may carry our key
 
 
 class Backend:
@@ -167,6 +175,18 @@ class Backend:
     def has_model(self, model: str) -> bool | None:
         """Tell whether a model is installed (None when the backend cannot tell)."""
         return None
+
+    def missing_parts(self, chunk: Any) -> dict[str, list[str]]:
+        """Return what the backend lacks to run an output chunk, e.g. {"models": [...], "nodes": [...]}.
+
+        Empty when it has everything or cannot tell (the call itself will then say what is missing).
+        """
+        models = [model for model in getattr(chunk, "required_models", ()) if self.has_model(model) is False]
+        return {"models": models} if models else {}
+
+    def instances(self) -> int:
+        """Return how many servers this backend spreads its work over (its concurrency scales with it)."""
+        return 1
 
     def attach(self, router: Any) -> None:
         """Receive the app's router (for backends that call other backends, e.g. code made by an LLM)."""
@@ -203,6 +223,10 @@ class MediaBackend(Backend):
         """Generate the media for one output and return the downloaded files."""
         raise NotImplementedError
 
+    def job_seconds(self) -> float | None:
+        """Return how long one job may take in all, retries included (None: each call bounds itself)."""
+        return None
+
 
 def is_secret_key(key: Any) -> bool:
     """Tell whether a key names a secret (api_key, access_token, Authorization — not max_tokens)."""
@@ -217,11 +241,13 @@ def sha256_text(text: str) -> str:
 
 
 def scrub(value: Any) -> Any:
-    """Return a copy with secret-looking keys replaced, for records and logs."""
+    """Return a copy with secret-looking keys replaced and secret values redacted, for records and logs."""
     if isinstance(value, Mapping):
         return {k: ("***" if is_secret_key(k) else scrub(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 

@@ -1,5 +1,4 @@
-"""ComfyUI's JSON documents: graph injection, `/object_info` checks, and reading `/queue`, `/history`
-and websocket frames about one prompt.
+"""ComfyUI's JSON documents: graph injection, `/object_info` checks and `POST /prompt` rejections.
 
 No I/O here. A graph is `{node_id: {"class_type": str, "inputs": {name: value | [node_id, slot]}}}`;
 an input whose value is a two-element `[node_id, slot]` list is a link to another node's output.
@@ -10,11 +9,9 @@ checkpoint files a loader can open) is `[[values...], {...}]` in the classic for
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any, Iterable, Mapping
 
-from devserver.backends.base import Progress, ProgressCallback
-from devserver.errors import BackendError, ConfigError
+from devserver.errors import ConfigError
 
 # How each mappable value is typed before it goes into the graph (ComfyUI validates types strictly).
 COERCE: dict[str, type] = {"prompt": str, "negative_prompt": str, "seed": int, "width": int,
@@ -145,86 +142,3 @@ def rejection_text(answer: Mapping[str, Any]) -> str:
         parts.append(f"node {node_id} ({problem.get('class_type', '?')}): {first.get('message', '')} "
                      f"{first.get('details', '')}".strip())
     return "; ".join(part for part in parts if part)
-
-
-# -- what the server says about a running prompt: websocket frames, /queue and /history ------------------
-
-class Tracker:
-    """Read the websocket frames about one prompt: report progress, notice the end, raise on failure."""
-
-    def __init__(self, prompt_id: str, on_progress: ProgressCallback, backend: str) -> None:
-        self.prompt_id = prompt_id
-        self.on_progress = on_progress
-        self.backend = backend
-        self.finished = False
-
-    def feed(self, raw: str | bytes) -> bool:
-        """Handle one frame; return True when it was about our prompt."""
-        if isinstance(raw, bytes):
-            return False  # a binary latent preview
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            return False
-        data = frame.get("data") if isinstance(frame, dict) else None
-        if not isinstance(data, dict) or data.get("prompt_id") != self.prompt_id:
-            return False  # queue status broadcasts and other prompts
-        kind = frame.get("type")
-        if kind == "progress":
-            self.on_progress(Progress(int(data.get("value") or 0), int(data.get("max") or 0),
-                                      node=None if data.get("node") is None else str(data["node"])))
-        elif kind == "execution_success" or (kind == "executing" and data.get("node") is None):
-            self.finished = True  # still confirmed via /history before anything is downloaded
-        elif kind == "execution_error":
-            raise execution_error(data, self.prompt_id, self.backend)
-        elif kind == "execution_interrupted":
-            raise interrupted(self.prompt_id, self.backend)
-        return True
-
-
-def execution_error(data: Mapping[str, Any], prompt_id: str, backend: str) -> BackendError:
-    """Build the error for an `execution_error` message (a node raised inside ComfyUI)."""
-    keys = ("node_id", "node_type", "exception_type", "exception_message")
-    details = {k: data.get(k) for k in keys if data.get(k) is not None}
-    # Running out of VRAM can pass once models are freed; any other node failure will repeat.
-    retryable = "OutOfMemory" in str(data.get("exception_type", ""))
-    message = str(data.get("exception_message", "")).strip() or "no message"
-    return BackendError(f"ComfyUI failed in node {data.get('node_id', '?')} ({data.get('node_type', '?')}): {message}",
-                        backend=backend, code="comfyui_execution_error", retryable=retryable,
-                        details={"prompt_id": prompt_id, **details})
-
-
-def interrupted(prompt_id: str, backend: str) -> BackendError:
-    """Build the error for a prompt that ComfyUI interrupted."""
-    return BackendError(f"ComfyUI interrupted prompt {prompt_id}.", backend=backend, code="cancelled",
-                        details={"prompt_id": prompt_id})
-
-
-def history_outcome(entry: Mapping[str, Any], prompt_id: str, backend: str) -> dict[str, Any]:
-    """Return a finished history entry, or raise the failure its status reports."""
-    status = entry.get("status")
-    if isinstance(status, Mapping) and status.get("status_str") == "error":
-        for message in status.get("messages") or []:
-            if not (isinstance(message, list) and len(message) == 2 and isinstance(message[1], Mapping)):
-                continue
-            if message[0] == "execution_error":
-                raise execution_error(message[1], prompt_id, backend)
-            if message[0] == "execution_interrupted":
-                raise interrupted(prompt_id, backend)
-        raise BackendError(f"ComfyUI reports prompt {prompt_id} failed.", backend=backend,
-                           code="comfyui_execution_error", details={"prompt_id": prompt_id})
-    return dict(entry)
-
-
-def queue_position(queue: Mapping[str, Any], prompt_id: str) -> int | None:
-    """Return 0 while the prompt runs, 1 + the number of prompts ahead of it while pending, None when absent."""
-    running = [item for item in queue.get("queue_running") or [] if isinstance(item, list) and len(item) > 1]
-    if any(item[1] == prompt_id for item in running):
-        return 0
-    # Pending items come in heap order; their first element is the priority number.
-    pending = sorted((item for item in queue.get("queue_pending") or [] if isinstance(item, list) and len(item) > 1),
-                     key=lambda item: item[0])
-    for index, item in enumerate(pending):
-        if item[1] == prompt_id:
-            return 1 + len(running) + index
-    return None

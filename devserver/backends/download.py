@@ -4,6 +4,11 @@ The bytes decide the type: a file is accepted only when its magic bytes are a kn
 whatever the Content-Type or the data URL's declared type says. Downloads are streamed and aborted
 as soon as they pass the size limit; transient failures (connection errors, timeouts, 429, 5xx) are
 retried with a short backoff that honours Retry-After.
+
+A paid generation is never run again because its download failed: `fetch_generated` reports
+progress as soon as the provider has answered (the router retries nothing after progress) and marks
+a download failure `generated` and not retryable (so it neither re-runs the generation nor counts
+toward the provider's cooldown). Only the download itself is retried, here.
 """
 from __future__ import annotations
 
@@ -11,11 +16,11 @@ import base64
 import binascii
 import time
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import httpx
 
-from devserver.backends.base import MediaFile
+from devserver.backends.base import MediaFile, Progress, ProgressCallback
 from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
 
 EXTENSIONS = {
@@ -82,8 +87,11 @@ def decode_data_url(url: str, max_bytes: int, backend: str = "") -> bytes:
 
 
 def fetch_media(url: str, max_bytes: int, client: httpx.Client, retries: int = 2, stem: str = "output",
-                backend: str = "", backoff: float = 0.5) -> MediaFile:
-    """Decode or download one media file, retrying transient failures, and validate its bytes."""
+                backend: str = "", backoff: float = 0.5, deadline: float | None = None) -> MediaFile:
+    """Decode or download one media file, retrying transient failures, and validate its bytes.
+
+    With a `deadline` (time.monotonic()), each try waits at most until then and no retry starts after it.
+    """
     if url.startswith("data:"):
         return media_file(decode_data_url(url, max_bytes, backend), stem, backend)
     if not url.startswith(("http://", "https://")):
@@ -91,19 +99,41 @@ def fetch_media(url: str, max_bytes: int, client: httpx.Client, retries: int = 2
                                  backend=backend, code="bad_media_url")
     for attempt in range(retries + 1):
         try:
-            return media_file(_download(url, max_bytes, client, backend), stem, backend)
+            return media_file(_download(url, max_bytes, client, backend, deadline), stem, backend)
         except BackendError as err:
-            if not err.retryable or attempt == retries:
-                raise
             wait = getattr(err, "retry_after", None)
-            time.sleep(min(MAX_RETRY_WAIT, wait if wait is not None else backoff * 2 ** attempt))
+            wait = min(MAX_RETRY_WAIT, wait if wait is not None else backoff * 2 ** attempt)
+            late = deadline is not None and time.monotonic() + wait >= deadline
+            if not err.retryable or attempt == retries or late:
+                raise
+            time.sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _download(url: str, max_bytes: int, client: httpx.Client, backend: str) -> bytes:
-    """GET one URL, streamed, aborting past `max_bytes`; raise typed errors."""
+def fetch_generated(fetches: Sequence[Callable[[], MediaFile]], on_progress: ProgressCallback | None,
+                    ids: Mapping[str, Any] | None = None) -> list[MediaFile]:
+    """Fetch the files of a finished (paid) generation, reporting each; a failure never re-runs it."""
+    total = len(fetches)
+    report = on_progress or (lambda _p: None)
+    report(Progress(0, total, message="downloading"))  # the provider has answered: the paid part is done
+    files = []
+    for done, fetch in enumerate(fetches, start=1):
+        try:
+            files.append(fetch())
+        except BackendError as err:
+            err.retryable = False
+            err.details.update({"generated": True, **(ids or {})})
+            err.message = f"The media was generated, but fetching it failed: {err.message}"
+            raise
+        report(Progress(done, total, message="downloaded"))
+    return files
+
+
+def _download(url: str, max_bytes: int, client: httpx.Client, backend: str, deadline: float | None = None) -> bytes:
+    """GET one URL, streamed, aborting past `max_bytes` or the deadline; raise typed errors."""
+    timeout = client.timeout if deadline is None else httpx.Timeout(max(0.01, deadline - time.monotonic()))
     try:
-        with client.stream("GET", url) as response:
+        with client.stream("GET", url, timeout=timeout) as response:
             _check_status(response, backend)
             declared = int(response.headers.get("content-length") or 0)
             if declared > max_bytes:

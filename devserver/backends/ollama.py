@@ -7,6 +7,9 @@ is recorded in `ChatResult.parameters`, options Ollama cannot take are recorded 
 A stream can fail after HTTP 200 with an `{"error": ...}` line and no `done`; the client raises on
 that line, and a stream that ends (or trickles past the timeout) without `done: true` is a bad
 response too, so a broken Ollama never hangs a run.
+
+`OLLAMA_URL` may list several servers (comma-separated): each chat goes to the least-busy one that
+has not just failed (`pool.InstancePool`); health shows each server, models are the union.
 """
 from __future__ import annotations
 
@@ -20,11 +23,14 @@ import ollama
 
 from devserver.backends.base import ChatResult, Health, LlmBackend, Message, TokenCallback, scrub
 from devserver.backends.openai_compat import CONNECT_TIMEOUT, health_from_error
-from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
+from devserver.backends.pool import InstancePool
+from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited,
+                              BackendTimeout, BackendUnavailable)
 
 OPTION_NAMES = {"temperature": "temperature", "seed": "seed", "max_tokens": "num_predict", "top_p": "top_p",
                 "top_k": "top_k", "num_ctx": "num_ctx", "stop": "stop", "repeat_penalty": "repeat_penalty"}
 TOP_LEVEL = ("keep_alive", "think")
+SERVER_TROUBLE = ("backend_unreachable", "backend_timeout", "connection_lost")  # skip that server for a while
 DURATIONS = {"load_ms": "load_duration", "prompt_eval_ms": "prompt_eval_duration", "eval_ms": "eval_duration",
              "total_ms": "total_duration"}
 
@@ -43,11 +49,14 @@ class OllamaBackend(LlmBackend):
     default_concurrency = 2
 
     def __init__(self, url: str, timeout: float = 120.0, keep_alive: str | None = None) -> None:
-        self.url = url.rstrip("/")
+        self.urls = [part.strip().rstrip("/") for part in url.split(",") if part.strip()]
+        self.url = self.urls[0] if self.urls else ""
         self.timeout = timeout
         self.keep_alive = keep_alive or None  # every call names how long the model stays loaded
         self._timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
-        self.client = ollama.Client(host=self.url, timeout=self._timeouts) if url else None
+        self.clients = {u: ollama.Client(host=u, timeout=self._timeouts) for u in self.urls}
+        self.client = self.clients.get(self.url)
+        self.pool = InstancePool(self.urls)
         self._digests: dict[str, str] = {}
 
     @classmethod
@@ -57,12 +66,32 @@ class OllamaBackend(LlmBackend):
     def _require(self) -> ollama.Client:
         """Return the client, or explain which setting is missing."""
         if self.client is None:
-            raise BackendUnavailable("Ollama is not configured: set OLLAMA_URL in .env (e.g. http://localhost:11434)",
+            raise BackendMisconfigured("Ollama is not configured: set OLLAMA_URL in .env (e.g. http://localhost:11434)",
                                      backend=self.backend_id, code="not_configured")
         return self.client
 
+    def instances(self) -> int:
+        return max(1, len(self.urls))
+
     @contextlib.contextmanager
-    def _translated(self, model: str = "") -> Iterator[None]:
+    def _server(self) -> Iterator[str]:
+        """Lend the least-busy healthy server for one call; skip it for a while when it fails."""
+        self._require()
+        url = self.pool.take()
+        assert url is not None
+        try:
+            yield url
+        except BackendError as err:
+            if err.code in SERVER_TROUBLE:
+                self.pool.failed(url)
+            raise
+        else:
+            self.pool.succeeded(url)
+        finally:
+            self.pool.release(url)
+
+    @contextlib.contextmanager
+    def _translated(self, model: str = "", url: str = "") -> Iterator[None]:
         """Turn whatever the client or httpx raises into the BackendError family."""
         try:
             yield
@@ -71,7 +100,7 @@ class OllamaBackend(LlmBackend):
         except ollama.ResponseError as exc:
             raise self._response_error(exc, model) from None
         except (ConnectionError, httpx.ConnectError):  # the client re-raises httpx's as the builtin
-            raise BackendUnavailable(f"cannot connect to Ollama at {self.url}", backend=self.backend_id,
+            raise BackendUnavailable(f"cannot connect to Ollama at {url or self.url}", backend=self.backend_id,
                                      retryable=True, code="backend_unreachable") from None
         except httpx.TimeoutException:
             raise BackendTimeout(f"Ollama did not answer within {self.timeout:g} s", backend=self.backend_id,
@@ -88,8 +117,8 @@ class OllamaBackend(LlmBackend):
         status, text = exc.status_code, str(exc.error)[:300]
         kwargs: dict[str, Any] = {"backend": self.backend_id, "details": {"status": status}}
         if status == 404:
-            return BackendUnavailable(f"Ollama has no model {model!r}: run `ollama pull {model}` on the Ollama machine "
-                                      f"({text})", code="model_missing", **kwargs)
+            return BackendMisconfigured(f"Ollama has no model {model!r}: run `ollama pull {model}` on the Ollama "
+                                        f"machine ({text})", code="model_missing", **kwargs)
         if status == 429:
             return BackendRateLimited(f"Ollama is busy: {text}", retryable=True, **kwargs)
         if status == -1:
@@ -98,29 +127,55 @@ class OllamaBackend(LlmBackend):
         return BackendError(f"Ollama answered HTTP {status}: {text}", retryable=status >= 500, **kwargs)
 
     def health(self) -> Health:
-        if self.client is None:
+        """Report each server's version and models; ok when any one answers."""
+        if not self.urls:
             return Health("not_configured", "set OLLAMA_URL in .env (e.g. http://localhost:11434)")
+        checks = [(url, self._health(url)) for url in self.urls]
+        for url, health in checks:
+            (self.pool.succeeded if health.state == "ok" else self.pool.failed)(url)
+        ok = [health for _, health in checks if health.state == "ok"]
+        if len(checks) == 1:
+            return checks[0][1]
+        best = ok[0] if ok else checks[0][1]
+        return Health(best.state, f"{len(ok)} of {len(checks)} servers answer", version=best.version,
+                      models=sorted({m for health in ok for m in health.models}), latency_ms=best.latency_ms,
+                      instances=[{"url": url, **health.to_dict(), **self.pool.describe(url)} for url, health in checks])
+
+    def _health(self, url: str) -> Health:
         started = time.perf_counter()
         try:
-            with self._translated():
-                version = httpx.get(f"{self.url}/api/version", timeout=self._timeouts).json().get("version")
-            models = sorted(self.list_models())
+            with self._translated(url=url):
+                version = httpx.get(f"{url}/api/version", timeout=self._timeouts).json().get("version")
+                models = sorted(m.model for m in self.clients[url].list().models if m.model)
         except BackendError as err:
             return health_from_error(err)
-        return Health("ok", self.url, version=version, models=models, latency_ms=(time.perf_counter() - started) * 1000)
+        return Health("ok", url, version=version, models=models, latency_ms=(time.perf_counter() - started) * 1000)
 
     def list_models(self) -> dict[str, str]:
-        """Return the installed models as {name: digest} (and remember the digests)."""
-        with self._translated():
-            listed = self._require().list()
-        digests = {m.model: m.digest or "" for m in listed.models if m.model}
+        """Return the models installed on any reachable server as {name: digest} (and remember the digests)."""
+        self._require()
+        digests: dict[str, str] = {}
+        failure: BackendError | None = None
+        for url in self.pool.ranked():
+            try:
+                with self._translated(url=url):
+                    listed = self.clients[url].list()
+            except BackendError as err:
+                failure = failure or err
+                continue
+            digests.update({m.model: m.digest or "" for m in listed.models if m.model and m.model not in digests})
+        if not digests and failure is not None:
+            raise failure
         self._digests = digests
         return digests
 
     def loaded_models(self) -> list[str]:
-        """Return the models Ollama holds in memory now (`/api/ps`)."""
-        with self._translated():
-            return sorted(m.model for m in self._require().ps().models if m.model)
+        """Return the models any Ollama server holds in memory now (`/api/ps`)."""
+        loaded: set[str] = set()
+        for url in self.urls:
+            with self._translated(url=url):
+                loaded.update(m.model for m in self.clients[url].ps().models if m.model)
+        return sorted(loaded)
 
     def has_model(self, model: str) -> bool | None:
         try:
@@ -129,9 +184,11 @@ class OllamaBackend(LlmBackend):
             return None
 
     def unload(self, model: str) -> None:
-        """Ask Ollama to drop the model from memory now (`keep_alive: 0`)."""
-        with self._translated(model):
-            self._require().chat(model=model, messages=[], keep_alive=0)
+        """Ask every Ollama server to drop the model from memory now (`keep_alive: 0`)."""
+        self._require()
+        for url in self.urls:
+            with self._translated(model, url):
+                self.clients[url].chat(model=model, messages=[], keep_alive=0)
 
     def _digest(self, model: str) -> str | None:
         """Return the model's digest, listing the models once when it is not known yet."""
@@ -142,8 +199,8 @@ class OllamaBackend(LlmBackend):
 
     def chat(self, messages: Sequence[Message], model: str, options: Mapping[str, Any],
              json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
-        """Stream one chat from Ollama; on_token receives every streamed piece."""
-        client = self._require()
+        """Stream one chat from the least-busy Ollama server; on_token receives every streamed piece."""
+        self._require()
         sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
         top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
         if self.keep_alive is not None:
@@ -155,7 +212,10 @@ class OllamaBackend(LlmBackend):
         if ignored:
             parameters["ignored"] = ignored
         started = time.perf_counter()
-        pieces, final = self._stream(client, model, messages, sent, top, on_token)
+        with self._server() as url:
+            pieces, final = self._stream(self.clients[url], url, model, messages, sent, top, on_token)
+        if len(self.urls) > 1:
+            parameters["server"] = url
         text = "".join(pieces)
         if json_schema is not None:
             try:
@@ -173,12 +233,12 @@ class OllamaBackend(LlmBackend):
                           parameters=scrub(parameters), duration_ms=(time.perf_counter() - started) * 1000,
                           usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason)
 
-    def _stream(self, client: ollama.Client, model: str, messages: Sequence[Message], sent: dict[str, Any],
+    def _stream(self, client: ollama.Client, url: str, model: str, messages: Sequence[Message], sent: dict[str, Any],
                 top: dict[str, Any], on_token: TokenCallback | None) -> tuple[list[str], ollama.ChatResponse]:
         """Read the NDJSON stream to its `done` line within the timeout; return the pieces and that line."""
         deadline = time.monotonic() + self.timeout
         pieces: list[str] = []
-        with self._translated(model):
+        with self._translated(model, url):
             stream = client.chat(model=model, messages=[dict(m) for m in messages], stream=True,
                                  options=sent or None, **top)
             try:
@@ -198,5 +258,5 @@ class OllamaBackend(LlmBackend):
                                  retryable=True, code="stream_truncated")
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        for client in self.clients.values():
+            client.close()

@@ -16,15 +16,16 @@ import httpx
 
 from devserver.backends.base import ChatResult, Health, LlmBackend, Message, TokenCallback, scrub
 from devserver.backends.download import retry_after_seconds
-from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
+from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited,
+                              BackendTimeout, BackendUnavailable)
 
 # status -> (error class, retryable, our code); a status not listed is retryable when >= 500
 STATUS_ERRORS: dict[int, tuple[type[BackendError], bool, str]] = {
     400: (BackendError, False, "bad_request"),
-    401: (BackendUnavailable, False, "backend_auth"),
-    402: (BackendUnavailable, False, "insufficient_credits"),
+    401: (BackendMisconfigured, False, "backend_auth"),
+    402: (BackendMisconfigured, False, "insufficient_credits"),
     403: (BackendError, False, "provider_moderation"),
-    404: (BackendUnavailable, False, "model_missing"),
+    404: (BackendMisconfigured, False, "model_missing"),
     408: (BackendTimeout, True, "backend_timeout"),
     429: (BackendRateLimited, True, "backend_rate_limited"),
     502: (BackendError, True, "provider_down"),
@@ -175,7 +176,7 @@ class OpenAICompatBackend(LlmBackend):
     def _require(self) -> OpenAIHttp:
         """Return the HTTP client, or explain which setting is missing."""
         if self.http is None:
-            raise BackendUnavailable(f"{self.display_name} is not configured: set {self.url_setting} in .env",
+            raise BackendMisconfigured(f"{self.display_name} is not configured: set {self.url_setting} in .env",
                                      backend=self.backend_id, code="not_configured")
         return self.http
 

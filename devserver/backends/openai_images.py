@@ -9,16 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from functools import partial
 from typing import Any, Mapping
 
 import httpx
 
-from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaFile, MediaRequest, MediaResult, Progress,
+from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaFile, MediaRequest, MediaResult,
                                      ProgressCallback, scrub)
-from devserver.backends.download import fetch_media, media_file
+from devserver.backends.download import fetch_generated, fetch_media, media_file
 from devserver.backends.mapping import fill_body
 from devserver.backends.openai_compat import OpenAIHttp, health_from_error, usage_counts
-from devserver.errors import BackendBadResponse, BackendError, BackendUnavailable
+from devserver.errors import BackendBadResponse, BackendError, BackendMisconfigured
 
 
 class OpenAIImagesBackend(MediaBackend):
@@ -44,7 +45,7 @@ class OpenAIImagesBackend(MediaBackend):
     def _require(self) -> OpenAIHttp:
         """Return the HTTP client; without a key nothing is sent at all."""
         if not self.api_key:
-            raise BackendUnavailable("OpenAI Images has no API key: set OPENAI_API_KEY in .env",
+            raise BackendMisconfigured("OpenAI Images has no API key: set OPENAI_API_KEY in .env",
                                      backend=self.backend_id, code="not_configured")
         return self.http
 
@@ -70,12 +71,12 @@ class OpenAIImagesBackend(MediaBackend):
         data = http.call("POST", "/images/generations", body, model=chunk.model)
         items = data.get("data")
         if not isinstance(items, list) or not items:
+            # an answer without a picture is a refusal or a provider fault; asking again costs again
             raise BackendBadResponse("OpenAI Images answered without an image", backend=self.backend_id,
-                                     retryable=True, code="no_image")
+                                     code="no_image")
         stem = request.job_id or "openai"
-        files = [self._file(item, f"{stem}_{i}" if i else stem) for i, item in enumerate(items)]
-        if on_progress:
-            on_progress(Progress(1, 1, message="received"))
+        files = fetch_generated([partial(self._file, item, f"{stem}_{i}" if i else stem)
+                                 for i, item in enumerate(items)], on_progress)
         revised = [str(item["revised_prompt"]) for item in items
                    if isinstance(item, Mapping) and item.get("revised_prompt")]
         return MediaResult(files=files, backend=self.backend_id, model_requested=chunk.model,

@@ -9,16 +9,17 @@ caller gives `fallback_models`; the record keeps the requested and the actually 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any, Mapping, Sequence
 
 import httpx
 
-from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaRequest, MediaResult, Message, Progress,
+from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaRequest, MediaResult, Message,
                                      ProgressCallback, scrub)
-from devserver.backends.download import fetch_media
+from devserver.backends.download import fetch_generated, fetch_media
 from devserver.backends.mapping import fill_body
 from devserver.backends.openai_compat import OpenAICompatBackend, OpenAIHttp, health_from_error, usage_counts
-from devserver.errors import BackendBadResponse, BackendError, BackendUnavailable
+from devserver.errors import BackendBadResponse, BackendError, BackendMisconfigured
 
 DEFAULT_IMAGE_BODY: dict[str, Any] = {"messages": [{"role": "user", "content": ""}]}
 
@@ -49,7 +50,7 @@ class OpenRouterBackend(OpenAICompatBackend, MediaBackend):
     def _require(self) -> OpenAIHttp:
         """Return the HTTP client; without a key nothing is sent at all."""
         if not self.api_key:
-            raise BackendUnavailable("OpenRouter has no API key: set OPENROUTER_API_KEY in .env",
+            raise BackendMisconfigured("OpenRouter has no API key: set OPENROUTER_API_KEY in .env",
                                      backend=self.backend_id, code="not_configured")
         return super()._require()
 
@@ -92,10 +93,9 @@ class OpenRouterBackend(OpenAICompatBackend, MediaBackend):
         data = http.call("POST", "/chat/completions", body, model=chunk.model)
         urls = self._image_urls(data)
         stem = request.job_id or "openrouter"
-        files = [fetch_media(url, self.max_bytes, self.media_client, stem=f"{stem}_{i}" if i else stem,
-                             backend=self.backend_id) for i, url in enumerate(urls)]
-        if on_progress:
-            on_progress(Progress(1, 1, message="received"))
+        fetches = [partial(fetch_media, url, self.max_bytes, self.media_client, stem=f"{stem}_{i}" if i else stem,
+                           backend=self.backend_id) for i, url in enumerate(urls)]
+        files = fetch_generated(fetches, on_progress, {"generation_id": str(data.get("id") or "")})
         usage = data.get("usage")
         cost = usage.get("cost") if isinstance(usage, Mapping) else None
         return MediaResult(files=files, backend=self.backend_id, model_requested=chunk.model,

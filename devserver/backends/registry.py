@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Iterator
 
+from devserver import redaction
 from devserver.backends.base import Backend, LlmBackend, MediaBackend
 from devserver.errors import BackendUnavailable, ConfigError
 
@@ -86,7 +87,9 @@ def known_backend_ids() -> list[str]:
 
 
 def build_registry(config: Any) -> BackendRegistry:
-    """Instantiate every provider for this app's config."""
+    """Instantiate every provider for this app's config (its API keys are redacted by value from then on)."""
+    redaction.register(config.secret_values())
+    redaction.install_log_scrubber()
     registry = BackendRegistry()
     for cls in provider_classes():
         registry.add(cls.from_config(config))  # type: ignore[attr-defined]

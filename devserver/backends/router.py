@@ -9,15 +9,23 @@ Rules, in the order a call meets them:
   `RETRY_ATTEMPTS` attempts, after a full-jitter exponential delay (`RETRY_BASE_DELAY` doubling,
   capped at `RETRY_MAX_DELAY`); a 429's Retry-After replaces the delay (capped too). Nothing is
   retried once the backend has streamed tokens or reported progress, so a caller never sees an
-  answer start twice on one backend.
-* **Cooldown**: `COOLDOWN_FAILURES` consecutive failures that say the backend itself is unwell
-  (retryable errors, unreachable, timeout) pause it for `COOLDOWN_SECONDS`; a success resets the
-  count, and a failure right after a pause pauses it again. Errors about one request (bad
-  parameters, an unparsable answer) do not count: they would pause the embedded model for every
-  student because of one odd prompt.
+  answer start twice on one backend. A configuration error (`BackendMisconfigured`: a missing
+  model or node, a workflow the server rejects, no key) is never retried: it would fail the same way.
+* **Job deadline** (generate): a backend that names `job_seconds()` gets one deadline for the whole
+  job, retries included, in `MediaRequest.deadline`; no retry starts after it. Each attempt gets its
+  number in `MediaRequest.attempt` (ComfyUI derives a fresh prompt id from it).
+* **Cooldown**: `COOLDOWN_FAILURES` consecutive failed *calls* (a call = all its attempts) that say
+  the backend itself is unwell (retryable errors, unreachable, timeout) pause it for
+  `COOLDOWN_SECONDS`; a success resets the count, and a failure right after a pause pauses it again.
+  A paused backend is probed with its cheap `health()` at most every `PROBE_SECONDS`; a healthy
+  answer ends the pause early (a restarted ComfyUI is usable as soon as it answers). Errors about
+  one request (bad parameters, an unparsable answer) and configuration errors do not count: they
+  would pause the embedded model for every student because of one odd prompt.
 * **Concurrency** (generate): at most `limit` jobs per backend run at once (`default_concurrency`
-  of the backend class unless the constructor's `limits` says otherwise); later jobs wait in
-  arrival order and hear their position through `on_queue` (1 = next, 0 = starting now).
+  of the backend class, times its `instances()`, unless the constructor's `limits` says otherwise);
+  later jobs wait in arrival order and hear their position through `on_queue` (1 = next, 0 =
+  starting now). A backend's own queue (ComfyUI's) reports through `Progress.queue` and is passed
+  on the same way, without counting as progress.
 
 Every attempt is recorded in `result.attempts`, or in the raised error's `details["attempts"]`.
 Time, sleep and randomness are injected so the logic is testable without waiting. One lock guards
@@ -30,49 +38,63 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from config import Config
-from devserver.backends.base import (Backend, CancelToken, ChatResult, MediaRequest, MediaResult, Message,
+from devserver.backends.base import (Backend, CancelToken, ChatResult, MediaRequest, MediaResult, Message, Progress,
                                      ProgressCallback, TokenCallback, split_model_ref)
 from devserver.backends.registry import BackendRegistry, build_registry
-from devserver.errors import (AppError, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable,
-                              ConfigError)
+from devserver.errors import (AppError, BackendError, BackendMisconfigured, BackendRateLimited, BackendTimeout,
+                              BackendUnavailable, ConfigError)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 QUEUE_POLL_SECONDS = 0.1  # how often a queued job looks at its cancel token
+PROBE_SECONDS = 5.0  # a paused backend's health is asked at most this often (and first this long after the pause)
 
 
 @dataclass
 class _BackendState:
     failures: int = 0
     cooldown_until: float = 0.0
+    probe_at: float = 0.0
     in_flight: int = 0
     queue: deque = field(default_factory=deque)
 
 
 class _Started:
-    """Pass callbacks through and remember whether the backend produced any output yet."""
+    """Pass callbacks through and remember whether the backend produced any output yet.
 
-    def __init__(self, callback: Callable[[Any], None] | None) -> None:
+    A `Progress` that only reports the backend's own queue goes to `on_queue` and does not count as
+    output: a job still waiting in ComfyUI's queue may be retried.
+    """
+
+    def __init__(self, callback: Callable[[Any], None] | None, on_queue: Callable[[int], None] | None = None) -> None:
         self.callback = callback
+        self.on_queue = on_queue
         self.started = False
 
     def __call__(self, value: Any) -> None:
+        if isinstance(value, Progress) and value.queue is not None:
+            if self.on_queue is not None:
+                self.on_queue(value.queue)  # 1 = next in line, 0 = running
+            if value.total <= 0:
+                return
         self.started = True
         if self.callback is not None:
             self.callback(value)
 
 
 def _retryable(err: BackendError) -> bool:
-    return err.retryable or isinstance(err, BackendRateLimited)
+    return not isinstance(err, BackendMisconfigured) and (err.retryable or isinstance(err, BackendRateLimited))
 
 
 def _unwell(err: BackendError) -> bool:
     """Tell whether an error says the backend itself is failing (and so counts toward its cooldown)."""
-    return err.code != "cancelled" and (_retryable(err) or isinstance(err, (BackendUnavailable, BackendTimeout)))
+    if err.code == "cancelled" or isinstance(err, BackendMisconfigured) or err.details.get("generated"):
+        return False  # our setup, the user, or a download after a finished generation: the backend is fine
+    return _retryable(err) or isinstance(err, (BackendUnavailable, BackendTimeout))
 
 
 def _cancelled(backend_id: str) -> BackendError:
@@ -84,8 +106,9 @@ class Router:
 
     def __init__(self, registry: BackendRegistry, config: Any, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random,
-                 limits: Mapping[str, int] | None = None) -> None:
+                 limits: Mapping[str, int] | None = None, probe_seconds: float = PROBE_SECONDS) -> None:
         self._registry = registry
+        self._probe_seconds = probe_seconds
         self._config = config
         self._sleep = sleep
         self._clock = clock
@@ -174,10 +197,17 @@ class Router:
             model = getattr(request.chunk, "model", "") if request.chunk is not None else ""
             ref = f"{backend_id}/{model}" if model else backend_id
             attempts: list[dict[str, Any]] = []
-            progress = _Started(on_progress)
+            progress = _Started(on_progress, on_queue)
+            seconds = backend.job_seconds()
+            # the deadline is real time: the backend waits on sockets, not on the router's clock
+            deadline = time.monotonic() + seconds if seconds else request.deadline
+
+            def attempt() -> MediaResult:
+                return backend.generate(replace(request, attempt=len(attempts) + 1, deadline=deadline), progress,
+                                        cancel)
+
             try:
-                result = self._with_retries(backend_id, ref, attempts, progress,
-                                            lambda: backend.generate(request, progress, cancel), cancel)
+                result = self._with_retries(backend_id, ref, attempts, progress, attempt, cancel, deadline)
             except BackendError as err:
                 err.details["attempts"] = attempts
                 raise
@@ -189,10 +219,26 @@ class Router:
     # ---- state
 
     def in_cooldown(self, backend_id: str) -> bool:
-        """Tell whether a backend is paused after repeated failures."""
+        """Tell whether a backend is paused after repeated failures (a healthy probe ends the pause)."""
+        now = self._clock()
         with self._lock:
             state = self._states.get(backend_id)
-            return state is not None and state.cooldown_until > self._clock()
+            if state is None or state.cooldown_until <= now:
+                return False
+            if state.probe_at > now:
+                return True
+            state.probe_at = now + self._probe_seconds
+        try:
+            healthy = self._registry.get(backend_id).health().state == "ok"
+        except Exception:  # a probe that breaks says as much as one that fails
+            log.exception("health probe of paused %s failed", backend_id)
+            healthy = False
+        if not healthy:
+            return True
+        with self._lock:
+            state.cooldown_until = 0.0  # failures stay counted: one more failure pauses it again
+        log.info("%s answers its health probe again; pause ended early", backend_id)
+        return False
 
     def state(self) -> dict[str, dict[str, Any]]:
         """Return each backend's failures, cooldown seconds left, and its media jobs running, queued and allowed."""
@@ -215,7 +261,7 @@ class Router:
             raise ConfigError(str(exc.args[0]), code="model_role_unknown") from None
 
     def _limit(self, backend: Backend) -> int:
-        return max(1, self._limits.get(backend.backend_id, backend.default_concurrency))
+        return max(1, self._limits.get(backend.backend_id, backend.default_concurrency * backend.instances()))
 
     def _state(self, backend_id: str) -> _BackendState:
         return self._states.setdefault(backend_id, _BackendState())
@@ -224,8 +270,11 @@ class Router:
         return {"model_ref": ref, "error": error, "duration_ms": round((self._clock() - began) * 1000, 1)}
 
     def _with_retries(self, backend_id: str, ref: str, attempts: list[dict[str, Any]], output: _Started,
-                      call: Callable[[], T], cancel: CancelToken | None = None) -> T:
-        """Call the backend, retrying retryable errors with backoff until it succeeds or gives up."""
+                      call: Callable[[], T], cancel: CancelToken | None = None, deadline: float | None = None) -> T:
+        """Call the backend, retrying retryable errors with backoff until it succeeds or gives up.
+
+        The whole call counts as one failure toward the cooldown, however many attempts it took.
+        """
         limit = max(1, self._config.RETRY_ATTEMPTS)
         attempt = 0
         while True:
@@ -237,10 +286,12 @@ class Router:
                 result = call()
             except BackendError as err:
                 attempts.append(self._attempt(ref, err.code, began))
-                self._record_failure(backend_id, err)
-                if attempt >= limit or not _retryable(err) or output.started or self.in_cooldown(backend_id):
-                    raise
                 delay = self._delay(attempt, err)
+                left = None if deadline is None else deadline - time.monotonic()
+                if (attempt >= limit or not _retryable(err) or output.started
+                        or (left is not None and left <= delay) or (cancel is not None and cancel.cancelled)):
+                    self._record_failure(backend_id, err)
+                    raise
                 log.warning("%s failed (%s); retry %d/%d in %.2f s", ref, err.code, attempt + 1, limit, delay)
                 self._sleep(delay)
                 continue
@@ -262,6 +313,7 @@ class Router:
             state.failures += 1
             if state.failures >= self._config.COOLDOWN_FAILURES:
                 state.cooldown_until = self._clock() + self._config.COOLDOWN_SECONDS
+                state.probe_at = self._clock() + min(self._probe_seconds, self._config.COOLDOWN_SECONDS)
                 log.warning("%s paused for %.0f s after %d failures", backend_id, self._config.COOLDOWN_SECONDS,
                             state.failures)
 

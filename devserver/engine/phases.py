@@ -229,8 +229,9 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
             out.status, out.block = "blocked", blocked.block
             ctx.emit("stage3_blocked", stage="stage3", loop_iteration=loop,
                      metadata={"output_config": out.output_config, **blocked.block})
-        except BackendError as err:
-            out.status, out.error = "failed", {"code": err.code, "message": err.message}
+        except BackendError as err:  # interrupted in ComfyUI itself (or cancelled) is not a failure
+            out.status = "cancelled" if err.code == "cancelled" else "failed"
+            out.error = {"code": err.code, "message": err.message}
             ctx.emit("pipeline_error", stage="stage4", loop_iteration=loop, withheld=True,
                      metadata={"output_config": out.output_config, "code": err.code, "message": err.message,
                                "details": err.details})

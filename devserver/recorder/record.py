@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from devserver.backends.base import scrub
+from devserver.redaction import redact_text
 from devserver.recorder import storage
 from devserver.recorder.items import STATUSES, build_item, encode_item, now_iso
 from devserver.recorder.summary import summarize
@@ -64,6 +65,7 @@ class RunRecord:
               metadata: dict[str, Any] | None = None, file: str | None = None) -> dict[str, Any]:
         """Append one item to the run's log and return it (with its sequence number and timestamp)."""
         with self._lock:
+            content = redact_text(content) if content is not None else None  # an echoed key never reaches disk
             item = build_item(self._sequence + 1, item_type, stage=stage, content=content, media_type=media_type,
                               stage_iteration=stage_iteration, loop_iteration=loop_iteration, file=file,
                               metadata=self._guard("scrub", scrub, metadata or {}) or {})

@@ -14,9 +14,15 @@ Failure modes — set `fake.mode`:
   rate_limited   HTTP 429 with `Retry-After: <retry_after>`
   error_in_body  HTTP 200 whose body is `{error: {code: error_status, message, metadata}}`
   malformed      HTTP 200 with a body that is not JSON
+  cut            HTTP 200, half a JSON body, then the connection drops
   no_image       image requests get text only
   bad_image      image requests get a data URL whose bytes are not an image
 Unknown models get HTTP 404; a model in `down_models` without a fallback gets HTTP 502.
+
+With `image_links` set, images come as http URLs of `GET /files/<name>` instead of data URLs (some
+providers link to a CDN); that route answers 503 for the next `file_failures` requests, and 404 for
+a file in `files_gone`. `echo_key` puts the request's Authorization header into every error message,
+as a careless provider does; `fail_images` answers image requests with HTTP `error_status`.
 """
 from __future__ import annotations
 
@@ -54,7 +60,8 @@ def data_url(data: bytes, mime: str = "image/png") -> str:
 class OpenRouterFake(FakeApp):
     """An OpenRouter-like server on 127.0.0.1 with switchable failure modes; use as a context manager."""
 
-    routes = {("POST", "/chat/completions"): "chat", ("GET", "/key"): "key", ("GET", "/models"): "models_list"}
+    routes = {("POST", "/chat/completions"): "chat", ("GET", "/key"): "key", ("GET", "/models"): "models_list",
+              ("GET", "/files/"): "file"}
 
     def __init__(self, api_key: str | None = "sk-or-test-key", models: tuple[str, ...] = DEFAULT_MODELS) -> None:
         super().__init__()
@@ -68,6 +75,13 @@ class OpenRouterFake(FakeApp):
         self.cost = 0.000123
         self.answer = "A lighthouse keeper paints the storm in seven colours."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
+        self.image_links = False
+        self.files: dict[str, bytes] = {}
+        self.file_failures = 0
+        self.files_gone: set[str] = set()
+        self.echo_key = False
+        self.fail_images = False
+        self._auth = ""
         self._ids = itertools.count(1)
 
     def chat_bodies(self) -> list[dict[str, Any]]:
@@ -77,12 +91,15 @@ class OpenRouterFake(FakeApp):
     def _error(self, reply: Reply, status: int, message: str, http_status: int | None = None,
                metadata: dict[str, Any] | None = None) -> None:
         headers = {"Retry-After": self.retry_after} if status in (429, 503) else {}
+        if self.echo_key:
+            message = f"{message} (request had Authorization: {self._auth})"
         error: dict[str, Any] = {"code": status, "message": message}
         if metadata:
             error["metadata"] = metadata
         reply.json(status if http_status is None else http_status, {"error": error}, headers)
 
     def chat(self, request: Request, reply: Reply) -> None:
+        self._auth = request.headers.get("authorization", "")
         if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error(reply, 401, "No cookie auth credentials found")
         if self.mode == "slow":
@@ -96,7 +113,13 @@ class OpenRouterFake(FakeApp):
             return self._error(reply, self.error_status, "Provider returned error", 200, metadata)
         if self.mode == "malformed":
             return reply.send(200, b'{"id": "gen-1", "choices": [{"message": ', "application/json")
+        if self.mode == "cut":
+            reply.start_stream(200, "application/json")
+            reply.chunk(b'{"id": "gen-1", "choices": [{"message": ')
+            return reply.drop()
         body = request.json()
+        if self.fail_images and "image" in (body.get("modalities") or []):
+            return self._error(reply, self.error_status, "Provider returned error")
         candidates = body.get("models") or [body.get("model")]
         usable = [m for m in candidates if m in self.known_models and m not in self.down_models]
         if not usable:
@@ -118,7 +141,12 @@ class OpenRouterFake(FakeApp):
             prompt = str(body.get("messages", [{}])[0].get("content", ""))
             picture = b"<html>not a picture</html>" if self.mode == "bad_image" else tiny_png(text=prompt)
             message["content"] = "Here is your picture."
-            message["images"] = [{"type": "image_url", "image_url": {"url": data_url(picture)}}]
+            url = data_url(picture)
+            if self.image_links:
+                name = f"img-{next(self._ids)}.png"
+                self.files[name] = picture
+                url = f"{self.url}/files/{name}"
+            message["images"] = [{"type": "image_url", "image_url": {"url": url}}]
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
         return {"id": f"gen-{int(time.time())}-{next(self._ids)}", "provider": "FakeProvider", "model": used,
                 "object": "chat.completion", "created": int(time.time()),
@@ -130,7 +158,17 @@ class OpenRouterFake(FakeApp):
                           "cost_details": {"upstream_inference_cost": None},
                           "completion_tokens_details": {"reasoning_tokens": 0}}}
 
+    def file(self, request: Request, reply: Reply) -> None:
+        name = request.path.removeprefix("/files/")
+        if self.file_failures > 0:
+            self.file_failures -= 1
+            return reply.json(503, {"error": "busy"}, {"Retry-After": "0"})
+        if name in self.files_gone or name not in self.files:
+            return reply.json(404, {"error": "no such file"})
+        reply.send(200, self.files[name], "image/png")
+
     def key(self, request: Request, reply: Reply) -> None:
+        self._auth = request.headers.get("authorization", "")
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error(reply, 401, "No cookie auth credentials found")
         reply.json(200, {"data": {"label": "sk-or-v1-abc...xyz", "limit": 10.0, "limit_remaining": 9.5,

@@ -15,7 +15,7 @@ from config import Config
 from devserver.backends.local import MODEL, LocalLlamaBackend
 from devserver.backends.registry import BackendRegistry
 from devserver.backends.router import Router
-from devserver.errors import BackendUnavailable
+from devserver.errors import BackendBadResponse, BackendUnavailable
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +112,13 @@ def test_json_schema_constrained_verdict_parses_against_the_schema(backend):
     assert verdict["category"] in VERDICT["properties"]["category"]["enum"]
     assert isinstance(verdict["reason"], str) and len(verdict["reason"]) <= 80
     assert result.parameters["response_format"]["json_schema"]["schema"] == VERDICT
+
+
+def test_a_json_answer_cut_off_by_max_tokens_is_a_request_error_not_a_backend_failure(backend):
+    prompt = "Is the prompt 'a volcano erupting at night' safe for children? Answer as JSON."
+    with pytest.raises(BackendBadResponse) as caught:
+        backend.chat(user(prompt), MODEL, {"temperature": 0, "max_tokens": 3}, json_schema=VERDICT)
+    assert caught.value.code == "invalid_json" and not caught.value.retryable  # it would fail the same way
 
 
 def marked(caller: str) -> dict:

@@ -146,6 +146,17 @@ def test_cancel_interrupts_the_running_comfyui_job(live, comfy):
     assert again.status_code == 409 and again.json()["error"]["code"] == "run_not_running"
 
 
+def test_an_output_interrupted_in_comfyui_itself_is_cancelled_not_failed(live, comfy):
+    _, base = live
+    comfy.hang = True
+    run_id = start_generation(base, "a job someone stops in ComfyUI's own window")
+    wait_status(base, run_id, lambda s: s["outputs"] and s["outputs"][0]["progress"])  # it runs in ComfyUI
+    httpx.post(f"{comfy.url}/interrupt", json={})
+    status = wait_status(base, run_id, lambda s: s["status"] not in ("queued", "running"), timeout=20)
+    assert status["outputs"][0]["status"] == "cancelled"
+    assert status["outputs"][0]["error"]["code"] == "cancelled"
+
+
 def test_sse_resumes_after_a_disconnect_without_losing_or_repeating_events(live, comfy):
     app, base = live
     comfy.frame_delay = 0.1

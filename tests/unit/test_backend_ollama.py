@@ -142,3 +142,28 @@ def test_a_cut_json_answer_is_a_bad_response(fake, backend):
     with pytest.raises(BackendBadResponse) as caught:
         backend.chat(USER, "llama3.2", {"max_tokens": 2}, json_schema={"type": "object"})
     assert caught.value.code == "not_json" and caught.value.details["finish_reason"] == "length"
+
+
+def test_several_servers_share_the_chats_and_one_that_is_down_is_skipped():
+    from devserver.backends.registry import BackendRegistry
+    from devserver.backends.router import Router
+
+    with OllamaFake() as first, OllamaFake() as second:
+        adapter = OllamaBackend(",".join([closed_port_url(), first.url, second.url]), timeout=TIMEOUT)
+        registry = BackendRegistry()
+        registry.add(adapter)
+        config = Config(TESTING=True).with_overrides({"RETRY_BASE_DELAY": 0.0, "RETRY_ATTEMPTS": 2,
+                                                      "MODEL_ROLE_MAP": {"STAGE1_MODEL": "ollama/llama3.2"}})
+        router = Router(registry, config)
+        try:
+            first_result = router.chat("STAGE1_MODEL", USER, {})
+            assert [a["error"] for a in first_result.attempts] == ["backend_unreachable", None]  # skipped after one try
+            for _ in range(3):
+                assert len(router.chat("STAGE1_MODEL", USER, {}).attempts) == 1  # never sent to the dead one again
+            assert len(first.chat_bodies()) == len(second.chat_bodies()) == 2  # spread evenly
+            assert router.state()["ollama"]["limit"] == 2 * 3
+            health = adapter.health().to_dict()
+            assert health["state"] == "ok" and "2 of 3" in health["detail"]
+            assert [i["state"] for i in health["instances"]] == ["unreachable", "ok", "ok"]
+        finally:
+            adapter.close()

@@ -115,7 +115,7 @@ def test_unreachable_server_is_retryable():
     ("rate_limited", 0, BackendRateLimited, "backend_rate_limited", True),
     ("moderation", 0, BackendError, "provider_moderation", False),
     ("malformed", 0, BackendBadResponse, "malformed_json", True),
-    ("empty", 0, BackendBadResponse, "no_image", True),
+    ("empty", 0, BackendBadResponse, "no_image", False),  # asking again would pay again
     ("not_image", 0, BackendBadResponse, "not_media", False),
 ])
 def test_every_failure_ends_in_a_typed_error_within_the_timeout(fake, backend, mode, status, error, code, retryable):

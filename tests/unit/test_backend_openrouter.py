@@ -13,7 +13,8 @@ from config import ROOT, Config
 from devserver.backends.base import MediaRequest
 from devserver.backends.openai_compat import OpenAICompatBackend
 from devserver.backends.openrouter import OpenRouterBackend
-from devserver.errors import BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable
+from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited, BackendTimeout,
+                              BackendUnavailable)
 from devserver.schemas.models import OutputChunk
 from tests.fakes.openrouter_fake import OpenRouterFake
 from tests.fakes.server import closed_port_url
@@ -137,14 +138,15 @@ def test_unreachable_server_is_retryable_and_unhealthy():
     ("http_error", 500, BackendError, "backend_error", True),
     ("http_error", 502, BackendError, "provider_down", True),
     ("http_error", 503, BackendUnavailable, "no_provider", True),
-    ("http_error", 401, BackendUnavailable, "backend_auth", False),
-    ("http_error", 402, BackendUnavailable, "insufficient_credits", False),
+    ("http_error", 401, BackendMisconfigured, "backend_auth", False),  # our key or account: fix the setup
+    ("http_error", 402, BackendMisconfigured, "insufficient_credits", False),
     ("http_error", 403, BackendError, "provider_moderation", False),
     ("rate_limited", 0, BackendRateLimited, "backend_rate_limited", True),
     ("error_in_body", 429, BackendRateLimited, "backend_rate_limited", True),
     ("error_in_body", 502, BackendError, "provider_down", True),
     ("error_in_body", 403, BackendError, "provider_moderation", False),
     ("malformed", 0, BackendBadResponse, "malformed_json", True),
+    ("cut", 0, BackendBadResponse, "backend_bad_response", True),
 ])
 def test_every_failure_ends_in_a_typed_error_within_the_timeout(fake, backend, mode, status, error, code, retryable):
     fake.mode, fake.error_status = mode, status
@@ -239,3 +241,27 @@ def test_the_shipped_gemini_chunk_produces_an_image(fake, backend):
     result = backend.generate(MediaRequest(prompt="Create an image of a fox", chunk=shipped))
     assert fake.chat_bodies()[-1]["messages"][0]["content"] == "Create an image of a fox"
     assert result.files[0].mime == "image/png"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("mode, status, error, code, retryable", [
+    ("refused", 0, BackendUnavailable, "backend_unreachable", True),
+    ("slow", 0, BackendTimeout, "backend_timeout", True),
+    ("http_error", 500, BackendError, "backend_error", True),
+    ("rate_limited", 0, BackendRateLimited, "backend_rate_limited", True),
+    ("malformed", 0, BackendBadResponse, "malformed_json", True),
+    ("cut", 0, BackendBadResponse, "backend_bad_response", True),
+    ("error_in_body", 502, BackendError, "provider_down", True),
+    ("unknown_model", 0, BackendMisconfigured, "model_missing", False),
+])
+def test_an_openai_compatible_server_fails_the_same_typed_ways(mode, status, error, code, retryable):
+    with OpenRouterFake(api_key=None) as server:
+        server.mode, server.error_status = mode, status
+        url = closed_port_url() if mode == "refused" else server.url
+        backend = OpenAICompatBackend(url, timeout=TIMEOUT)
+        try:
+            with pytest.raises(error) as caught:
+                backend.chat(USER, "no-such-model" if mode == "unknown_model" else MODEL, {})
+        finally:
+            backend.close()
+    assert caught.value.code == code and caught.value.retryable is retryable

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from devserver.backends.base import Progress
-from devserver.backends.comfyui_workflow import (Tracker, history_outcome, inject, mapped_value, missing_models,
-                                                 missing_nodes, offered_anywhere, output_files, queue_position,
-                                                 unmapped)
+from devserver.backends.comfyui_progress import Tracker, history_outcome, queue_position
+from devserver.backends.comfyui_workflow import (inject, mapped_value, missing_models, missing_nodes, offered_anywhere,
+                                                 output_files, unmapped)
 from devserver.errors import BackendError, ConfigError
 from devserver.schemas.models import InputMapping
 
@@ -125,7 +125,7 @@ def test_tracker_reports_only_our_prompt_and_notices_both_completion_signals():
     assert not tracker.feed(b"\x00\x00\x00\x01\x00\x00\x00\x02\x89PNG")  # binary preview
     assert not tracker.feed("not json")
     assert tracker.feed(frame("progress", value=2, max=4, prompt_id="mine", node="3"))
-    assert seen == [Progress(2, 4, node="3")]
+    assert seen == [Progress(2, 4, node="3", message="steps")]
     assert not tracker.finished
     tracker.feed(frame("executing", node=None, prompt_id="mine"))
     assert tracker.finished
@@ -145,3 +145,47 @@ def test_tracker_raises_on_execution_error_and_interruption():
     with pytest.raises(BackendError) as err:
         tracker.feed(json.dumps({"type": "execution_interrupted", "data": {"prompt_id": "mine", "node_id": "3"}}))
     assert err.value.code == "cancelled"
+
+
+def frame(kind: str, **data) -> str:
+    return json.dumps({"type": kind, "data": data})
+
+
+def state(**nodes: str) -> dict:
+    """A cumulative progress_state map as 0.3.64 sends it: every node so far with its state."""
+    return {nid: {"state": st, "value": 1.0 if st == "finished" else 0.0, "max": 1.0, "node_id": nid,
+                  "display_node_id": nid, "parent_node_id": None, "real_node_id": nid} for nid, st in nodes.items()}
+
+
+def test_a_graph_without_a_sampler_reports_node_counts_from_cumulative_progress_state():
+    seen: list[Progress] = []
+    tracker = Tracker("p", seen.append, "comfyui", nodes=["1", "2", "3"])
+    tracker.feed(frame("execution_start", prompt_id="p", timestamp=1))
+    tracker.feed(frame("execution_cached", prompt_id="p", nodes=["1"]))
+    for nodes in ({"2": "running"}, {"2": "finished"}, {"2": "finished"}, {"2": "finished", "3": "running"},
+                  {"2": "finished", "3": "finished"}):
+        tracker.feed(frame("progress_state", prompt_id="p", nodes=state(**nodes)))
+    assert seen[0].queue == 0  # execution_start: the prompt left ComfyUI's queue
+    assert [(p.current, p.total) for p in seen[1:]] == [(1, 3), (2, 3), (3, 3)]  # repeats are not re-sent
+
+
+def test_executing_frames_alone_count_nodes_and_a_sampler_takes_over_from_node_counts():
+    seen: list[Progress] = []
+    tracker = Tracker("p", seen.append, "comfyui", nodes=["4", "3", "8"])
+    tracker.feed(frame("executing", prompt_id="p", node="4", display_node="4"))
+    tracker.feed(frame("executing", prompt_id="p", node="3", display_node="3"))
+    tracker.feed(frame("progress", prompt_id="p", node="3", value=1, max=2))
+    tracker.feed(frame("progress", prompt_id="p", node="3", value=2, max=2))
+    tracker.feed(frame("executing", prompt_id="p", node="8", display_node="8"))
+    assert [(p.current, p.total, p.message) for p in seen] == [(0, 3, "nodes"), (1, 3, "nodes"), (1, 2, "steps"),
+                                                               (2, 2, "steps")]
+
+
+def test_a_status_frame_before_the_start_asks_for_the_queue_position_and_not_after():
+    tracker = Tracker("p", lambda _p: None, "comfyui")
+    tracker.feed(frame("status", status={"exec_info": {"queue_remaining": 2}}))
+    assert tracker.queue_changed
+    tracker.queue_changed = False
+    tracker.feed(frame("execution_start", prompt_id="p", timestamp=1))
+    tracker.feed(frame("status", status={"exec_info": {"queue_remaining": 1}}))
+    assert not tracker.queue_changed

@@ -17,8 +17,8 @@ from devserver.backends.base import (CancelToken, ChatResult, Health, LlmBackend
                                      MediaRequest, MediaResult, Progress)
 from devserver.backends.registry import BackendRegistry
 from devserver.backends.router import Router
-from devserver.errors import (BackendBadResponse, BackendError, BackendRateLimited, BackendTimeout,
-                              BackendUnavailable, ConfigError)
+from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited,
+                              BackendTimeout, BackendUnavailable, ConfigError)
 
 WAIT = 5.0  # bound for every wait on another thread
 
@@ -40,6 +40,8 @@ class FakeTime:
 
 class ScriptedChat(LlmBackend):
     """A chat provider stand-in: each call takes the next scripted outcome (an error or "ok")."""
+
+    capabilities = frozenset({"chat", "unload"})
 
     def __init__(self, backend_id: str, outcomes: list[Any] | None = None, tokens: tuple[str, ...] = ()) -> None:
         self.backend_id = backend_id
@@ -285,17 +287,96 @@ def test_cooldown_after_consecutive_failures_and_recovery_afterwards():
     assert router.state()["alpha"]["failures"] == 0
 
 
-def test_a_backend_in_cooldown_is_skipped_for_the_fallback():
-    alpha = ScriptedChat("alpha", [timeout()] * 3)
+def test_cooldown_counts_failed_calls_not_attempts_and_a_paused_backend_is_skipped_for_the_fallback():
+    alpha = ScriptedChat("alpha", [timeout()] * 6)
     beta = ScriptedChat("beta")
     router, _ = make_router(alpha, beta, RETRY_ATTEMPTS=3, COOLDOWN_FAILURES=2, LLM_FALLBACKS=("beta/b1",))
 
     first = ask(router)
+    assert len(alpha.calls) == 3 and not router.in_cooldown("alpha")  # one call's own retries never pause it
     second = ask(router)
+    third = ask(router)
 
-    assert len(alpha.calls) == 2  # the retry loop stops once the backend is paused
-    assert first.model_used == second.model_used == "b1"
-    assert [(a["model_ref"], a["error"]) for a in second.attempts] == [("alpha/a1", "cooldown"), ("beta/b1", None)]
+    assert len(alpha.calls) == 6  # the third call skipped the paused backend
+    assert first.model_used == second.model_used == third.model_used == "b1"
+    assert [(a["model_ref"], a["error"]) for a in third.attempts] == [("alpha/a1", "cooldown"), ("beta/b1", None)]
+
+
+def test_a_healthy_probe_ends_the_pause_early_and_one_more_failure_pauses_again():
+    alpha = ScriptedChat("alpha", [BackendUnavailable("down", backend="alpha")] * 3)
+    health = {"state": "unreachable"}
+    alpha.health = lambda: Health(health["state"])  # type: ignore[method-assign]
+    router, fake = make_router(alpha, RETRY_ATTEMPTS=1, COOLDOWN_FAILURES=2, COOLDOWN_SECONDS=60.0)
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable):
+            ask(router)
+
+    fake.now += 10
+    assert router.in_cooldown("alpha")  # the probe says it is still down
+    health["state"] = "ok"
+    assert router.in_cooldown("alpha")  # probed at most every few seconds
+    fake.now += 10
+    assert not router.in_cooldown("alpha")  # back long before the 60 s are over
+    with pytest.raises(BackendUnavailable):
+        ask(router)
+    assert router.in_cooldown("alpha")
+
+
+def test_configuration_errors_are_neither_retried_nor_counted_toward_the_cooldown():
+    missing = BackendMisconfigured("no such node", backend="gpu", code="comfyui_missing_node")
+    gpu = GatedMedia(outcomes=[missing] * 5)
+    router, fake = make_router(gpu, COOLDOWN_FAILURES=2)
+
+    for _ in range(5):
+        with pytest.raises(BackendMisconfigured):
+            router.generate("gpu", request("a"))
+
+    assert gpu.started == ["a"] * 5 and fake.sleeps == []
+    assert not router.in_cooldown("gpu") and router.state()["gpu"]["failures"] == 0
+
+
+def test_each_attempt_gets_its_number_and_no_retry_starts_after_the_job_deadline():
+    class Timed(GatedMedia):
+        def job_seconds(self) -> float:
+            return 1.0  # long enough for two instant failures on a busy machine
+
+        def generate(self, request, on_progress=None, cancel=None):
+            self.seen.append((request.attempt, request.deadline))
+            if request.attempt == 3:  # the third attempt runs into the job's deadline
+                wait_until(lambda: time.monotonic() > request.deadline)
+            return super().generate(request, on_progress, cancel)
+
+    slow = Timed(outcomes=[BackendUnavailable("refused", backend="gpu", retryable=True)] * 5)
+    slow.seen = []
+    router, _ = make_router(slow, RETRY_ATTEMPTS=5, RETRY_BASE_DELAY=0.0, RETRY_MAX_DELAY=0.0)
+
+    with pytest.raises(BackendUnavailable):
+        router.generate("gpu", request("a"))
+
+    assert [n for n, _ in slow.seen] == [1, 2, 3]  # attempts 4 and 5 would start after the deadline
+    assert len({deadline for _, deadline in slow.seen}) == 1  # one deadline for the whole job
+
+
+def test_the_backends_own_queue_position_is_passed_on_without_counting_as_progress():
+    class Queued(GatedMedia):
+        def generate(self, request, on_progress=None, cancel=None):
+            on_progress(Progress(0, 0, queue=2))
+            on_progress(Progress(0, 0, queue=0))
+            if request.attempt == 1:
+                raise BackendUnavailable("lost in a restart", backend="gpu", retryable=True, code="comfyui_job_lost")
+            on_progress(Progress(1, 4))
+            return super().generate(request, on_progress, cancel)
+
+    gpu = Queued()
+    router, _ = make_router(gpu)
+    positions: list[int] = []
+    progress: list[Progress] = []
+
+    result = router.generate("gpu", request("a"), on_progress=progress.append, on_queue=positions.append)
+
+    assert [a["error"] for a in result.attempts] == ["comfyui_job_lost", None]  # queued only: retried
+    assert positions == [2, 0, 2, 0]
+    assert [(p.current, p.total) for p in progress] == [(1, 4)]
 
 
 def test_errors_about_the_request_do_not_pause_the_backend():
