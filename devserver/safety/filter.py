@@ -19,13 +19,16 @@ for the verifier, or nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator
 
 from devserver.safety.fuzzy import CACHE_LIMIT, MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
-from devserver.safety.normalize import SUFFIXES, Tokens, fold, tokenize
+from devserver.safety.normalize import SUFFIXES, Tokens, fold, prepare, tokens_of
 from devserver.safety.result import FilterResult, Hit, decide
+from devserver.safety.squeeze import SqueezeIndex
+from devserver.safety.symbols import SymbolIndex
 from devserver.safety.terms import Term
+from devserver.safety.views import clean, numbers, skeleton
 
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
@@ -112,6 +115,8 @@ class TermFilter:
 
     def __init__(self, terms: list[Term]):
         self.terms = terms
+        self._symbols = SymbolIndex([t for t in terms if t.match == "symbol"])
+        terms = [t for t in terms if t.match != "symbol"]
         self._exact: dict[str, list[Term]] = {}
         self._numbers: dict[str, list[Term]] = {}
         self._inside: dict[str, list[tuple[Term, str]]] = {}  # compound/prefix keys for the regex
@@ -130,6 +135,9 @@ class TermFilter:
             if term.needs_with or term.clear_with:
                 self._context[term] = (_Context.of(term.needs_with), _Context.of(term.clear_with))
         self._pattern = _trie_pattern(self._inside)
+        self._squeezed = SqueezeIndex(((form, t) for form, ts in self._exact.items() for t in ts), _FUNCTION_WORDS)
+        self._squeezed_raw = SqueezeIndex(((form, t) for form, ts in self._exact_raw.items() for t in ts),
+                                          _FUNCTION_WORDS)
         self._fuzzy = FuzzyIndex(fuzzy_single + fuzzy_joined)
         self._fuzzy_single = FuzzyIndex(fuzzy_single)  # for two words written apart ("haken kreutz")
         self._word_cache: dict[str, tuple[Term, ...]] = {}  # prompts repeat their words: fuzzy results per word
@@ -164,8 +172,23 @@ class TermFilter:
     # -- scanning -------------------------------------------------------------------------------------
 
     def scan(self, text: str) -> list[Hit]:
-        """Return every hit in the text that survives its context rules (level-independent)."""
-        return self._scan(tokenize(text))
+        """Return every hit in the text that survives its context rules (level-independent), each
+        naming the first view of the text that caught it."""
+        cleaned = clean(text)
+        hits: dict[Term, Hit] = {}
+        seen: set[str] = set()
+        for view, form in _views(cleaned):
+            prepared = prepare(form)
+            if prepared in seen:  # most texts look the same in every view: scan each distinct one once
+                continue
+            seen.add(prepared)
+            for hit in self._scan(tokens_of(prepared)):
+                known = hits.get(hit.term)
+                if known is None or known.fuzzy and not hit.fuzzy:  # credit the view that saw it exactly
+                    hits[hit.term] = replace(hit, view=view)
+        for term, symbol, view in self._symbols.scan(cleaned):
+            hits.setdefault(term, Hit(term, symbol, view=view))
+        return list(hits.values())
 
     def _scan(self, tokens: Tokens) -> list[Hit]:
         found = _Found(tokens)
@@ -182,6 +205,7 @@ class TermFilter:
         self._scan_phrases(found)
         self._scan_numbers(found)
         self._scan_fuzzy(found)
+        self._scan_squeezed(found)
         survivors = [hit for hit in found.hits.values() if self._in_context(hit, found)]
         if len({hit.term for hit in survivors if hit.term.escalate}) < 2:
             # A lone code before a noun is a count ("88 Tasten"); next to a second code ("HH 88 Graffiti") it is not.
@@ -236,6 +260,12 @@ class TermFilter:
                     if counted and term.quantity_clears and digits == run.parts[-1]:
                         found.counted.add(term)
 
+    def _scan_squeezed(self, found: _Found) -> None:
+        for term, words in self._squeezed.scan(found.tokens.keys):
+            found.add(term, words)
+        for term, words in self._squeezed_raw.scan(found.tokens.raws):
+            found.add(term, words)
+
     def _scan_fuzzy(self, found: _Found) -> None:
         words, pairs = self._word_cache, self._pair_cache
         if len(words) > CACHE_LIMIT or len(pairs) > CACHE_LIMIT:
@@ -281,6 +311,16 @@ class TermFilter:
     def assess(self, text: str, level: str) -> FilterResult:
         """Scan a text and decide at one level: block, verify (ask the model) or allow."""
         return decide(self.scan(text), level)
+
+
+def _views(cleaned: str) -> Iterator[tuple[str, str]]:
+    """Yield (view name, text) for every view a text is matched in (see `views.py`)."""
+    yield "text", cleaned
+    if not cleaned.isascii():
+        yield "skeleton", skeleton(cleaned)
+    as_digits = numbers(cleaned)
+    if as_digits is not None:
+        yield "numbers", as_digits
 
 
 def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:

@@ -5,8 +5,9 @@ Terms and texts go through the same function, so a term matches whatever spellin
 * case (casefold, so ß → ss); German umlauts become digraphs (ä → ae), other diacritics go (é → e);
   in the keys the digraphs become plain vowels, so "Führer", "Fuehrer" and "Fuhrer" agree; words as
   written (`raws`) keep the digraph, so that "Blüte" (bluete) never reads as "blute"; a term with an
-  umlaut is stored both ways (`spellings`); Cyrillic/Greek look-alikes and full-width forms map to
-  Latin; zero-width characters disappear;
+  umlaut is stored both ways (`spellings`); other scripts are transliterated (anyascii), so a Russian
+  term and a Russian text meet in the same Latin key; invisible and full-width characters are cleaned
+  first (`views.clean`); look-alikes from other scripts are the TR39 skeleton view (`views.skeleton`);
 * leetspeak inside words (h4k3nkr3uz, H@kenkreuz, $wastika, h1tler): only in tokens that mix letters with
   digits or symbols, because a pure number is a number (88 stays 88 — number codes are matched on digits);
 * letters spelt apart ("s w a s t i k a", "S.S.", "h-a-k-e-n-k-r-e-u-z"): runs of single characters join;
@@ -21,15 +22,13 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-# Look-alikes NFKD does not fold: Cyrillic and Greek letters, ligatures, stroked letters, symbols.
-_LOOKALIKE = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ɡ": "g", "ո": "n",
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ω": "w", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "ð": "d",
-    "þ": "th", "€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r",
-    "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None, "\u00ad": None,
-})
+from anyascii import anyascii
+
+from devserver.safety.views import clean
+
+# Symbols read as letters that no transliteration gives (anyascii reads "€" as "EUR"): hand-made leetspeak.
+_LEET_SYMBOLS = str.maketrans({"€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r", "¥": "y"})
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _UMLAUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
 _LEET = str.maketrans("01345789@$!", "oieastbgasi")
@@ -46,14 +45,16 @@ _SHORT = 3  # keys this short keep their doubled letters
 
 
 def prepare(text: str) -> str:
-    """Return the text casefolded, with umlauts as digraphs and other diacritics, look-alikes and invisible
-    characters folded to ASCII."""
+    """Return the text casefolded and in ASCII: cleaned (see `views.clean`), umlauts as digraphs, other
+    diacritics dropped, leetspeak symbols read as letters, other scripts transliterated (anyascii)."""
     folded = text.casefold()
     if folded.isascii():
         return folded
-    composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LOOKALIKE)
-    decomposed = unicodedata.normalize("NFKD", composed).casefold()
-    return decomposed.translate(_LOOKALIKE).encode("ascii", "ignore").decode("ascii")
+    composed = unicodedata.normalize("NFC", clean(folded).casefold()).translate(_UMLAUT).translate(_LEET_SYMBOLS)
+    stripped = _MARKS.sub("", unicodedata.normalize("NFD", composed))
+    if stripped.isascii():  # Latin text with diacritics: no transliteration needed (the common German case)
+        return stripped
+    return anyascii(stripped).casefold()
 
 
 def _sound_alike(text: str) -> str:
@@ -179,7 +180,11 @@ def _process(tok: str, out: list[str], alternatives: list[str]) -> None:
 
 def tokenize(text: str) -> Tokens:
     """Split a text into comparison keys (see the module docstring)."""
-    prepared = prepare(text)
+    return tokens_of(prepare(text))
+
+
+def tokens_of(prepared: str) -> Tokens:
+    """Split an already prepared text (see `prepare`) into comparison keys."""
     raws: list[str] = []
     alternatives: list[str] = []
     found = _TOKEN.findall(prepared)

