@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 from devserver.safety.fuzzy import CACHE_LIMIT, MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
-from devserver.safety.normalize import SUFFIXES, Tokens, fold, prepare, tokens_of
+from devserver.safety.normalize import SUFFIXES, Tokens, fold, prepare_clean, tokens_of
 from devserver.safety.result import FilterResult, Hit, decide
 from devserver.safety.squeeze import SqueezeIndex
 from devserver.safety.symbols import SymbolIndex
 from devserver.safety.terms import Term
-from devserver.safety.views import clean, numbers, skeleton
+from devserver.safety.views import clean, has_number_words, needs_skeleton, numbers, skeleton
 
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
@@ -178,14 +178,20 @@ class TermFilter:
         hits: dict[Term, Hit] = {}
         seen: set[str] = set()
         for view, form in _views(cleaned):
-            prepared = prepare(form)
+            prepared = prepare_clean(form)
             if prepared in seen:  # most texts look the same in every view: scan each distinct one once
                 continue
             seen.add(prepared)
-            for hit in self._scan(tokens_of(prepared)):
+            tokens = tokens_of(prepared)
+            for hit in self._scan(tokens):
                 known = hits.get(hit.term)
                 if known is None or known.fuzzy and not hit.fuzzy:  # credit the view that saw it exactly
                     hits[hit.term] = replace(hit, view=view)
+            if view == "text":
+                as_digits = numbers(cleaned, has_number_words(tokens.raws))
+                if as_digits is not None:
+                    for hit in self._scan(tokens_of(prepare_clean(as_digits))):
+                        hits.setdefault(hit.term, replace(hit, view="numbers"))
         for term, symbol, view in self._symbols.scan(cleaned):
             hits.setdefault(term, Hit(term, symbol, view=view))
         return list(hits.values())
@@ -314,13 +320,10 @@ class TermFilter:
 
 
 def _views(cleaned: str) -> Iterator[tuple[str, str]]:
-    """Yield (view name, text) for every view a text is matched in (see `views.py`)."""
+    """Yield (view name, text) for the letter views of a text (see `views.py`; numbers follow the text view)."""
     yield "text", cleaned
-    if not cleaned.isascii():
+    if needs_skeleton(cleaned):
         yield "skeleton", skeleton(cleaned)
-    as_digits = numbers(cleaned)
-    if as_digits is not None:
-        yield "numbers", as_digits
 
 
 def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:

@@ -47,10 +47,15 @@ _SHORT = 3  # keys this short keep their doubled letters
 def prepare(text: str) -> str:
     """Return the text casefolded and in ASCII: cleaned (see `views.clean`), umlauts as digraphs, other
     diacritics dropped, leetspeak symbols read as letters, other scripts transliterated (anyascii)."""
-    folded = text.casefold()
+    return prepare_clean(clean(text))
+
+
+def prepare_clean(cleaned: str) -> str:
+    """Return `prepare` of a text that `views.clean` has already cleaned."""
+    folded = cleaned.casefold()
     if folded.isascii():
         return folded
-    composed = unicodedata.normalize("NFC", clean(folded).casefold()).translate(_UMLAUT).translate(_LEET_SYMBOLS)
+    composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
     stripped = _MARKS.sub("", unicodedata.normalize("NFD", composed))
     if stripped.isascii():  # Latin text with diacritics: no transliteration needed (the common German case)
         return stripped

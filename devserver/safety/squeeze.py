@@ -40,6 +40,9 @@ class SqueezeIndex:
         if self._empty or len(keys) < 2:
             return []
         joined = "".join(keys)
+        matches = list(self._automaton.iter(joined))
+        if not matches:  # the common case: no term anywhere in the squeezed text
+            return []
         starts: dict[int, int] = {}
         ends: dict[int, int] = {}
         at = 0
@@ -48,7 +51,7 @@ class SqueezeIndex:
             at += len(key)
             ends[at] = index
         found = []
-        for last, (form, terms) in self._automaton.iter(joined):
+        for last, (form, terms) in matches:
             first = starts.get(last + 1 - len(form))
             final = ends.get(last + 1)
             if first is None or final is None or final == first:
