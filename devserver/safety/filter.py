@@ -128,6 +128,12 @@ class TermFilter:
         for term in terms:
             for keys in term.keys:
                 self._index(term, keys, fuzzy_single, fuzzy_joined)
+            if term.match in ("compound", "prefix"):  # as written, doubles kept: letters spelt apart ("W a f f e n S S")
+                for raws in term.raws:
+                    form, short = "".join(raws), len(raws) > 1 and any(len(r) <= 3 for r in raws)
+                    entries = self._inside.setdefault(form, [])
+                    if all(t is not term for t, _ in entries):
+                        entries.append((term, "prefix" if short else term.match))
             if term.match in ("word", "token") and not term.fuzzy:
                 for raws in term.raws:
                     for form in _inflected("".join(raws), term.match):
@@ -176,6 +182,9 @@ class TermFilter:
         naming the first view of the text that caught it."""
         cleaned = clean(text)
         hits: dict[Term, Hit] = {}
+        for term, symbol, view in self._symbols.scan(cleaned):
+            hits.setdefault(term, Hit(term, symbol, view=view))
+        codes = sum(term.escalate for term in hits)  # a symbol code counts towards "two codes" ("ᛋᛋ 88 Tattoo")
         seen: set[str] = set()
         for view, form in _views(cleaned):
             prepared = prepare_clean(form)
@@ -183,20 +192,18 @@ class TermFilter:
                 continue
             seen.add(prepared)
             tokens = tokens_of(prepared)
-            for hit in self._scan(tokens):
+            for hit in self._scan(tokens, codes):
                 known = hits.get(hit.term)
                 if known is None or known.fuzzy and not hit.fuzzy:  # credit the view that saw it exactly
                     hits[hit.term] = replace(hit, view=view)
             if view == "text":
                 as_digits = numbers(cleaned, has_number_words(tokens.raws))
                 if as_digits is not None:
-                    for hit in self._scan(tokens_of(prepare_clean(as_digits))):
+                    for hit in self._scan(tokens_of(prepare_clean(as_digits)), codes):
                         hits.setdefault(hit.term, replace(hit, view="numbers"))
-        for term, symbol, view in self._symbols.scan(cleaned):
-            hits.setdefault(term, Hit(term, symbol, view=view))
         return list(hits.values())
 
-    def _scan(self, tokens: Tokens) -> list[Hit]:
+    def _scan(self, tokens: Tokens, codes: int = 0) -> list[Hit]:
         found = _Found(tokens)
         exact, exact_raw = self._exact, self._exact_raw
         for key, raw in zip(tokens.keys, tokens.raws):
@@ -213,7 +220,7 @@ class TermFilter:
         self._scan_fuzzy(found)
         self._scan_squeezed(found)
         survivors = [hit for hit in found.hits.values() if self._in_context(hit, found)]
-        if len({hit.term for hit in survivors if hit.term.escalate}) < 2:
+        if len({hit.term for hit in survivors if hit.term.escalate}) + codes < 2:
             # A lone code before a noun is a count ("88 Tasten"); next to a second code ("HH 88 Graffiti") it is not.
             survivors = [hit for hit in survivors if hit.term not in found.counted]
         return survivors
@@ -255,6 +262,8 @@ class TermFilter:
 
     def _scan_numbers(self, found: _Found) -> None:
         for run in found.tokens.numbers:
+            if run.arithmetic:  # "14 + 88 = 102", "18 mal 28": numbers in a calculation are no codes
+                continue
             candidates = set(run.parts)
             candidates.update(a + b for a, b in zip(run.parts, run.parts[1:]))
             candidates.add("".join(run.parts))

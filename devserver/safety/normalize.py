@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 
 from anyascii import anyascii
 
-from devserver.safety.views import clean
+from devserver.safety.views import MARKS, clean
 
 # Symbols read as letters that no transliteration gives (anyascii reads "€" as "EUR"): hand-made leetspeak.
 _LEET_SYMBOLS = str.maketrans({"€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r", "¥": "y"})
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _UMLAUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
 _LEET = str.maketrans("01345789@$!", "oieastbgasi")
@@ -56,7 +55,7 @@ def prepare_clean(cleaned: str) -> str:
     if folded.isascii():
         return folded
     composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
-    stripped = _MARKS.sub("", unicodedata.normalize("NFD", composed))
+    stripped = MARKS.sub("", unicodedata.normalize("NFD", composed))
     if stripped.isascii():  # Latin text with diacritics: no transliteration needed (the common German case)
         return stripped
     return anyascii(stripped).casefold()
@@ -93,6 +92,7 @@ class NumberRun:
 
     parts: tuple[str, ...]
     next_word: str
+    arithmetic: bool = False  # a term of a sum or a product ("14 + 88 = 102", "18 mal 28"): no code
 
 
 @dataclass
@@ -146,11 +146,11 @@ SUFFIXES = ("e", "en", "er", "es", "em", "n", "s", "ern", "ens", "ed", "ing", "d
 
 
 def _join_singles(raw: list[str]) -> list[str]:
-    """Join runs of single characters: ["s", "w", "a"] → ["swa"]."""
+    """Join runs of single characters: ["s", "w", "a"] → ["swa"] ("ß" casefolds to "ss": one letter too)."""
     out: list[str] = []
     run: list[str] = []
     for tok in raw:
-        if len(tok) == 1:
+        if len(tok) == 1 or tok == "ss" and run:
             run.append(tok)
             continue
         if run:
@@ -193,7 +193,11 @@ def tokens_of(prepared: str) -> Tokens:
     raws: list[str] = []
     alternatives: list[str] = []
     found = _TOKEN.findall(prepared)
-    for tok in _join_singles(found) if _TWO_SINGLES(prepared) else found:
+    spelt: list[str] = []  # letters spelt apart keep their doubles as an alternative ("S S r u n e s")
+    if _TWO_SINGLES(prepared):
+        found = _join_singles(found)
+        spelt = [tok for tok in found if len(tok) > _SHORT and tok.isalpha() and _collapse(tok) != tok]
+    for tok in found:
         if tok.isalpha():
             raws.append(tok)
         else:
@@ -202,14 +206,21 @@ def tokens_of(prepared: str) -> Tokens:
     folded = _collapse(_sound_alike(" ".join(raws))).split(" ")
     keys = [raw if len(raw) <= _SHORT or not raw[0].isalpha() else key for raw, key in zip(raws, folded)]
     numbers = _number_runs(prepared) if _HAS_DIGIT(prepared) else []
-    return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives])
+    return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives] + spelt)
+
+
+_OPERATOR = r"(?:[+*=:^]|(?<=\s)x(?=\s)|mal|plus|minus|times|geteilt durch|divided by|gleich|equals|hoch)"
+_OPERATOR_BEFORE = re.compile(r"(?:^|[\s\d])" + _OPERATOR + r"\s*$")
+_OPERATOR_AFTER = re.compile(r"\s*" + _OPERATOR + r"(?:\s|\d|$)")
 
 
 def _number_runs(prepared: str) -> list[NumberRun]:
     runs = []
     for match in _NUMBER_RUN.finditer(prepared):
         nxt = _NEXT_WORD.match(prepared, match.end())
-        runs.append(NumberRun(tuple(re.findall(r"\d+", match.group())), nxt.group(1) if nxt else ""))
+        arithmetic = bool(_OPERATOR_BEFORE.search(prepared, max(0, match.start() - 16), match.start())
+                          or _OPERATOR_AFTER.match(prepared, match.end()))
+        runs.append(NumberRun(tuple(re.findall(r"\d+", match.group())), nxt.group(1) if nxt else "", arithmetic))
     return runs
 
 

@@ -28,11 +28,12 @@ _IGNORABLE_RANGES = (
     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
 )
 _IGNORABLE = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in _IGNORABLE_RANGES) + "]+")
-_RLO, _LRO, _PDF = "\u202e", "\u202d", "\u202c"
+_RLO = "\u202e"
 _OVERRIDE = re.compile("\u202e([^\u202c\u202d\n]*)")  # a right-to-left override until its end or the line's
 # The combining-mark blocks used for "Zalgo" text; more than a few on one letter carry nothing readable.
-_MARK_RUN = re.compile("([\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{4})"
-                       "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
+_MARK_CLASS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+_MARK_RUN = re.compile(f"({_MARK_CLASS}{{4}}){_MARK_CLASS}+")
+MARKS = re.compile(_MARK_CLASS + "+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -63,17 +64,26 @@ def _prototypes() -> dict[int, str]:
     return table
 
 
-_BEYOND_LATIN = re.compile("[^\x00-\u017f]").search  # Latin letters with diacritics are no look-alikes
+# Latin letters with diacritics are no look-alikes; a combining mark NFKC left alone ("K̈ökäin̈") may hide one.
+_BEYOND_LATIN = re.compile("[^\x00-\u017f]|[\u0300-\u036f]").search
 
 
 def needs_skeleton(cleaned: str) -> bool:
-    """Tell whether a cleaned text has characters beyond Latin-1 and Latin Extended-A (only those can be look-alikes)."""
+    """Tell whether a cleaned text has characters beyond Latin-1 and Latin Extended-A, or loose combining marks
+    (only those can hide a look-alike)."""
     return _BEYOND_LATIN(cleaned) is not None
 
 
+# TR39 prototypes that anyascii would read by sound, not by shape: kra (the prototype of κ and к) is "q" there.
+_BY_SHAPE = str.maketrans({"ĸ": "k"})
+
+
 def skeleton(cleaned: str) -> str:
-    """Return the TR39 skeleton of a cleaned text (NFD, prototypes, NFD), leaving ASCII characters as they are."""
-    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", cleaned).translate(_prototypes()))
+    """Return the TR39 skeleton of a cleaned text (NFD, prototypes, NFD) without combining marks, leaving ASCII
+    characters as they are."""
+    mapped = unicodedata.normalize("NFD", cleaned).translate(_prototypes()).translate(_BY_SHAPE)
+    decomposed = unicodedata.normalize("NFD", mapped)
+    return MARKS.sub("", decomposed)  # marks stripped too: "K̈ökäin̈" must not recompose to umlauts later
 
 
 # --- numbers --------------------------------------------------------------------------------------------
@@ -98,8 +108,8 @@ _HAS_DIGIT = re.compile(r"\d").search
 _HAS_ROMAN = re.compile(r"[IVXLCM]{2}").search
 _ROMAN = re.compile(r"(?<![\w'])(M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))(?![\w'])")
 # "Ludwig XIV", "Papst Johannes XXIII", "Kapitel XIV": a Roman numeral after a name or a heading word is an ordinal.
-_ROMAN_AFTER_NAME = re.compile(r"[A-ZÄÖÜ][a-zäöüß]+\.?\s+$|(?:kapitel|chapter|teil|part|band|volume|akt|act)\s+$",
-                               re.IGNORECASE)
+_ROMAN_AFTER_NAME = re.compile(r"[A-ZÄÖÜ][a-zäöüß]+\.?\s+$|(?:kapitel|chapter|teil|part|band|volume|akt|act)\s+$")
+_ROMAN_NEXT = re.compile(r"[\s/|-]+[IVXLCM]{2,}(?![\w'])")  # "XIV LXXXVIII": two numerals in a row are a code
 _ROMAN_VALUE = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
 # "1.488", "1,488", "1 488", "1'488": thousands written with a separator (exactly three digits per group).
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[.,' \u202f\u00a0](\d{3}))+(?![\d]|[.,]\d)")
@@ -118,7 +128,9 @@ def _roman(match: re.Match[str]) -> str:
     numeral = match.group(1)
     before = match.string[:match.start()]
     # Single letters are words ("I", "C"); a numeral after a name is a regnal number ("Ludwig XIV").
-    if len(numeral) < 2 or _ROMAN_AFTER_NAME.search(before[-40:]):
+    if len(numeral) < 2:
+        return numeral
+    if _ROMAN_AFTER_NAME.search(before[-40:]) and not _ROMAN_NEXT.match(match.string, match.end()):
         return numeral
     return str(_roman_value(numeral))
 
