@@ -21,6 +21,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -54,11 +55,44 @@ def prepare_clean(cleaned: str) -> str:
     folded = cleaned.casefold()
     if folded.isascii():
         return folded
+    if _BEYOND_LATIN1(folded) is None:  # the common German case: one table lookup a character
+        return folded.translate(_LATIN1)
     composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
     stripped = MARKS.sub("", unicodedata.normalize("NFD", composed))
     if stripped.isascii():  # Latin text with diacritics: no transliteration needed (the common German case)
         return stripped
-    return anyascii(stripped).casefold()
+    return _NON_ASCII.sub(_transliterate, stripped).casefold()
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_BEYOND_LATIN1 = re.compile(r"[^\x00-\xff]").search
+
+
+def _latin1_table() -> dict[int, str]:
+    """Return what `prepare_clean` makes of each casefolded Latin-1 letter on its own (ä → ae, é → e, ß → ss),
+    so that Latin-1 text (no combining marks can follow: `clean` composed them) needs one translate."""
+    table = {}
+    for code in range(0x80, 0x100):
+        folded = chr(code).casefold()
+        if folded != chr(code):  # an upper-case letter: its folded form is looked up instead
+            continue
+        composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
+        stripped = MARKS.sub("", unicodedata.normalize("NFD", composed))
+        table[code] = stripped if stripped.isascii() else anyascii(stripped).casefold()
+    return table
+
+
+_LATIN1 = _latin1_table()
+
+
+@lru_cache(maxsize=20_000)
+def _transliterate_run(run: str) -> str:
+    return anyascii(run)
+
+
+def _transliterate(match: re.Match[str]) -> str:
+    """Transliterate one run of non-ASCII characters (a word, usually: prompts repeat them, hence the cache)."""
+    return _transliterate_run(match.group())
 
 
 def _sound_alike(text: str) -> str:

@@ -9,6 +9,8 @@ a complete function word ("a hero in the story", "Mur der Stadt") is ordinary la
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Iterable
 
 import ahocorasick
@@ -39,22 +41,21 @@ class SqueezeIndex:
         """Return (term, matched words) for each term that spans whole words of `keys`."""
         if self._empty or len(keys) < 2:
             return []
+        fragments = self._function_words
+        if not any(len(key) <= SPLIT_FRAGMENT and key not in fragments for key in keys):
+            return []  # no split fragment anywhere: nothing can match (the common case)
         joined = "".join(keys)
-        matches = list(self._automaton.iter(joined))
-        if not matches:  # the common case: no term anywhere in the squeezed text
-            return []
-        starts: dict[int, int] = {}
-        ends: dict[int, int] = {}
-        at = 0
-        for index, key in enumerate(keys):
-            starts[at] = index
-            at += len(key)
-            ends[at] = index
+        ends = list(accumulate(map(len, keys)))
+        end_set = set(ends)
         found = []
-        for last, (form, terms) in matches:
-            first = starts.get(last + 1 - len(form))
-            final = ends.get(last + 1)
-            if first is None or final is None or final == first:
+        for last, (form, terms) in self._automaton.iter(joined):
+            end = last + 1
+            begin = end - len(form)
+            if end not in end_set or (begin and begin not in end_set):  # not aligned to whole words
+                continue
+            first = bisect_right(ends, begin)
+            final = ends.index(end)
+            if final == first:
                 continue
             words = keys[first:final + 1]
             if any(word in self._function_words for word in words) or min(map(len, words)) > SPLIT_FRAGMENT:

@@ -2,14 +2,15 @@
 
 Symbol terms are not transliterated — anyascii reads "卐" as "Wan" and "ᛋᛋ" as "ss" — so they are matched on
 the characters themselves, in the cleaned text and in its TR39 skeleton, with spaces and ASCII punctuation
-between them removed ("ᛋ ᛋ", "⚡.⚡"). Only non-ASCII texts can hold one, so ASCII texts cost nothing here.
+between them removed ("ᛋ ᛋ", "⚡.⚡"). Only texts with characters beyond Latin Extended-A can hold one, so
+German, English and other Latin-script texts cost nothing here.
 """
 from __future__ import annotations
 
 import re
 
 from devserver.safety.terms import Term
-from devserver.safety.views import skeleton
+from devserver.safety.views import needs_skeleton, skeleton
 
 _GAPS = re.compile(r"[\s!-/:-@\[-`{-~]+")
 
@@ -28,7 +29,7 @@ class SymbolIndex:
 
     def scan(self, cleaned: str) -> list[tuple[Term, str, str]]:
         """Return (term, symbol found, view) for each symbol in a cleaned text."""
-        if self._pattern is None or cleaned.isascii():
+        if self._pattern is None or not needs_skeleton(cleaned):  # every symbol lies beyond Latin Extended-A
             return []
         found: list[tuple[Term, str, str]] = []
         squeezed = _GAPS.sub("", cleaned)

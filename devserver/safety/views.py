@@ -35,12 +35,15 @@ _MARK_CLASS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2
 _MARK_RUN = re.compile(f"({_MARK_CLASS}{{4}}){_MARK_CLASS}+")
 MARKS = re.compile(_MARK_CLASS + "+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNUSUAL = re.compile("[^\x00-\xac\xae-\xff]").search  # beyond Latin-1, or the soft hyphen
 
 
 def clean(text: str) -> str:
     """Return the text in NFKC without invisible or direction-changing characters (RTL overrides resolved)."""
     if text.isascii():
         return text
+    if _UNUSUAL(text) is None:  # Latin-1 letters only (German, French, ...): nothing to remove, NFKC is enough
+        return unicodedata.normalize("NFKC", text)
     text = _SURROGATE.sub("", text)  # lone surrogates are no characters; nothing downstream may see them
     text = _MARK_RUN.sub(r"\1", text)
     if _RLO in text:
@@ -88,20 +91,34 @@ def skeleton(cleaned: str) -> str:
 
 # --- numbers --------------------------------------------------------------------------------------------
 
-# A gate before text2num (a fifth of a millisecond a call): a teen, a ten, a hundred or a thousand word, or two
-# digit words in a row. One "ein" or "one" is no code; "acht" inside "Nacht" is no number.
-_UNITS = frozenset("null eins zwei drei vier fünf fuenf sechs sieben acht neun zero one two three four five six seven "
+# A gate before text2num (a fifth of a millisecond a call): a number word from ten up, or two digit words in a
+# row. One "ein" or "one" is no code; "acht" inside "Nacht" is no number. Words as `normalize.prepare` writes them.
+_UNITS = frozenset("null eins zwei drei vier fuenf sechs sieben acht neun zero one two three four five six seven "
                    "eight nine".split())
-_TENS = frozenset("elf zwölf zwoelf ten eleven twelve".split())
-_TENS_ENDINGS = ("zehn", "zig", "ßig", "ssig", "hundert", "tausend", "teen", "hundred", "thousand", "twenty", "thirty",
-                 "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def _number_words() -> frozenset[str]:
+    de_units = ["ein", "zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "neun"]
+    de_tens = ["zwanzig", "dreissig", "vierzig", "fuenfzig", "sechzig", "siebzig", "achtzig", "neunzig"]
+    de_teens = ["zehn", "elf", "zwoelf", "dreizehn", "vierzehn", "fuenfzehn", "sechzehn", "siebzehn", "achtzehn",
+                "neunzehn"]
+    de = de_teens + de_tens + [u + "und" + t for u in de_units for t in de_tens]
+    en = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty "
+          "sixty seventy eighty ninety hundred thousand hundert tausend").split()
+    return frozenset(de + en)
+
+
+_TENS = _number_words()
+_COMPOUND_ENDINGS = ("zehn", "zig", "ssig", "hundert", "tausend")  # "vierzehnhundertachtundachtzig"
 
 
 def has_number_words(words: list[str]) -> bool:
-    """Tell whether casefolded words hold a number word that could be part of a code (see the gate above)."""
-    if any(word.endswith(_TENS_ENDINGS) or word in _TENS for word in words):
+    """Tell whether the prepared words of a text hold a number word that could be part of a code."""
+    if not _TENS.isdisjoint(words):
         return True
-    return any(a in _UNITS and b in _UNITS for a, b in zip(words, words[1:]))
+    if any(len(word) > 12 and word.endswith(_COMPOUND_ENDINGS) for word in words):
+        return True
+    return not _UNITS.isdisjoint(words) and any(a in _UNITS and b in _UNITS for a, b in zip(words, words[1:]))
 
 
 _HAS_DIGIT = re.compile(r"\d").search
