@@ -28,7 +28,7 @@ from devserver.safety.result import FilterResult, Hit, decide
 from devserver.safety.squeeze import SqueezeIndex
 from devserver.safety.symbols import SymbolIndex
 from devserver.safety.terms import Term
-from devserver.safety.views import clean, has_number_words, needs_skeleton, numbers, skeleton
+from devserver.safety.views import clean, has_number_words, mixed_skeleton, needs_skeleton, numbers
 
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
@@ -332,7 +332,7 @@ def _views(cleaned: str) -> Iterator[tuple[str, str]]:
     """Yield (view name, text) for the letter views of a text (see `views.py`; numbers follow the text view)."""
     yield "text", cleaned
     if needs_skeleton(cleaned):
-        yield "skeleton", skeleton(cleaned)
+        yield "skeleton", mixed_skeleton(cleaned)
 
 
 def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:

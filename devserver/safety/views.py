@@ -79,6 +79,9 @@ def needs_skeleton(cleaned: str) -> bool:
 
 # TR39 prototypes that anyascii would read by sound, not by shape: kra (the prototype of κ and к) is "q" there.
 _BY_SHAPE = str.maketrans({"ĸ": "k"})
+_LETTER = f"(?:[^\\W\\d_]|{_MARK_CLASS})"
+_WORD = re.compile(f"{_LETTER}+")
+_ASCII_LETTER = re.compile("[A-Za-z]").search
 
 
 def skeleton(cleaned: str) -> str:
@@ -87,6 +90,23 @@ def skeleton(cleaned: str) -> str:
     mapped = unicodedata.normalize("NFD", cleaned).translate(_prototypes()).translate(_BY_SHAPE)
     decomposed = unicodedata.normalize("NFD", mapped)
     return MARKS.sub("", decomposed)  # marks stripped too: "K̈ökäin̈" must not recompose to umlauts later
+
+
+def mixed_skeleton(cleaned: str) -> str:
+    """Return the text with its spoofed Latin words replaced by their skeleton: mixed-script words ("Нitler",
+    "K̈ökäin̈") and words made only of look-alikes ("ЅЅ"). A word of another script that is not all
+    look-alikes ("кошка") is an ordinary word; its transliteration is the text view's, and mapping it
+    letter by letter would only make new words for the fuzzy matcher to search."""
+    return _WORD.sub(_mixed_word_skeleton, cleaned)
+
+
+def _mixed_word_skeleton(match: re.Match[str]) -> str:
+    word = match.group()
+    if word.isascii():
+        return word
+    mapped = skeleton(word)
+    # mixed-script ("Нitler") or wholly made of look-alikes of Latin letters ("ЅЅ", "СС"): a spoofed Latin word
+    return mapped if mapped.isascii() or _ASCII_LETTER(word) else word
 
 
 # --- numbers --------------------------------------------------------------------------------------------
