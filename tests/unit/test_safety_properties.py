@@ -31,10 +31,6 @@ FILTER = load_policy().filter
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def rewrite(draw, term: str, choose) -> str:
-    return "".join(choose(draw, ch) for ch in term)
-
-
 def _sentence(draw, word: str) -> str:
     return draw(st.sampled_from(CARRIERS)).format(word)
 

@@ -113,7 +113,7 @@ def test_symbol_lists_must_name_a_source_and_use_non_ascii_characters():
         resolve_list(ascii_symbol, "t.json")
 
 
-def test_every_term_from_another_language_names_its_source(filt):
+def test_every_term_from_another_language_names_its_source():
     from config import ROOT
     for name in ("languages.json", "symbols.json"):
         data = json.loads((ROOT / "schemas" / "safety" / name).read_text(encoding="utf-8"))
