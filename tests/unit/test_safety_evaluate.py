@@ -81,3 +81,11 @@ def test_cli_prints_json(capsys):
     assert set(data["levels"]) == {"kids"}
     assert {"precision", "recall", "false_positive_rate", "tp", "fp", "tn", "fn", "mean_latency_ms"} <= \
         set(data["levels"]["kids"]["all"])
+
+
+def test_cli_reads_the_project_set_by_default_and_names_the_views(capsys):
+    assert main(["evaluate", "--fast-only", "--level", "youth"]) == 0
+    out = capsys.readouterr().out
+    assert "adv_symbol" in out and "benign_multilingual" in out
+    views = out.split("caught by view")[1]
+    assert "symbol" in views and "numbers" in views and "skeleton" in views
