@@ -29,4 +29,6 @@ def health():
                    "note": ("The embedded model is not trusted as a safety judge: ambiguous texts are blocked "
                             "for kids and youth." if verifier.conservative else "")},
         "backends": backends,
+        "demo_model": {"roles": [role for role in context.config().MODEL_ROLE_MAP
+                                 if context.router().is_demo(role)]},
     })

@@ -42,16 +42,17 @@ class OllamaBackend(LlmBackend):
     capabilities = frozenset({"chat", "json_schema", "unload"})
     default_concurrency = 2
 
-    def __init__(self, url: str, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, timeout: float = 120.0, keep_alive: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.keep_alive = keep_alive or None  # every call names how long the model stays loaded
         self._timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self.client = ollama.Client(host=self.url, timeout=self._timeouts) if url else None
         self._digests: dict[str, str] = {}
 
     @classmethod
     def from_config(cls, config: Any) -> "OllamaBackend":
-        return cls(config.OLLAMA_URL, config.OLLAMA_TIMEOUT)
+        return cls(config.OLLAMA_URL, config.OLLAMA_TIMEOUT, config.OLLAMA_KEEP_ALIVE)
 
     def _require(self) -> ollama.Client:
         """Return the client, or explain which setting is missing."""
@@ -145,6 +146,8 @@ class OllamaBackend(LlmBackend):
         client = self._require()
         sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
         top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
+        if self.keep_alive is not None:
+            top.setdefault("keep_alive", self.keep_alive)
         if json_schema is not None:
             top["format"] = dict(json_schema)
         parameters: dict[str, Any] = {"options": sent, **top, "stream": True}

@@ -48,13 +48,13 @@ class Services:
         return self.router.chat(role, messages, options, json_schema=json_schema, on_token=on_token)
 
     def before_media(self, chunk: OutputChunk) -> None:
-        """Free the LLM's GPU memory before a local ComfyUI job, when configured."""
+        """Free the GPU memory of every role's unloadable model (Ollama) before a ComfyUI job, when configured."""
         if chunk.backend == "comfyui" and self.config.OLLAMA_UNLOAD_BEFORE_MEDIA:
-            for role in ("STAGE2_INTERCEPTION_MODEL", "STAGE3_MODEL"):
+            for ref in sorted(set(self.config.MODEL_ROLE_MAP.values())):
                 try:
-                    self.router.unload(role)
-                except Exception:
-                    log.warning("could not unload the model of %s before the media job", role)
+                    self.router.unload_model(ref)
+                except Exception:  # a failed unload only costs memory; the picture is still made
+                    log.warning("could not unload %s before the media job", ref)
 
 
 class Orchestrator:

@@ -67,6 +67,18 @@ def rate(filt, prompts: list[str], level: str = "kids") -> float:
     return len(prompts) / (time.process_time() - started)
 
 
+def figures(quick: bool = False) -> list:
+    """Return the cold-pass throughput (every normalisation view on, new prompts, classroom mix) as a figure."""
+    from tests.bench.figures import Figure
+
+    rng = random.Random(86)
+    benign, harmful = sentences(CLASSROOM)
+    prompts = build(1000 if quick else 5000, rng, benign, harmful, noise=False)
+    cold = rate(load_policy().filter, prompts)
+    return [Figure("safety filter, cold prompts/s (one core)", cold, "prompts/s", 5000, True,
+                   f"{len(prompts)} prompts of ~{TARGET_CHARS} chars, classroom mix, CPU time of one thread")]
+
+
 def worst_cases() -> dict[str, str]:
     rng = random.Random(86)
     return {

@@ -8,7 +8,7 @@ is loaded). `/api/tags` lists the installed models with digests; `/api/version` 
 
 Failure modes — set `fake.mode`:
   ok                answer normally
-  slow              say nothing for `delay` seconds before the head
+  slow              say nothing for `delay` seconds before the head (at most `slots` calls at once)
   stall             send two pieces, then go quiet for `delay` seconds
   trickle           send a piece every `trickle_interval` seconds, never finishing
   server_error      HTTP 500 `{"error": ...}`
@@ -20,10 +20,12 @@ Failure modes — set `fake.mode`:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import re
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,6 +65,8 @@ class OllamaFake(FakeApp):
         self.trickle_interval = 0.2
         self.answer = "A small red boat sails across the calm blue sea at dawn."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
+        # like OLLAMA_NUM_PARALLEL: in "slow" mode at most this many calls think at once, the rest wait
+        self.slots: threading.Semaphore | None = None
 
     def chat_bodies(self) -> list[dict[str, Any]]:
         """Return the JSON bodies of every /api/chat request received."""
@@ -71,7 +75,8 @@ class OllamaFake(FakeApp):
     def chat(self, request: Request, reply: Reply) -> None:
         body = request.json()
         if self.mode == "slow":
-            self.sleep(self.delay)
+            with self.slots or contextlib.nullcontext():
+                self.sleep(self.delay)
         failure = {"server_error": (500, "llama runner process has terminated: signal: killed"),
                    "rate_limited": (429, "server busy, please try again.  maximum pending requests exceeded")}
         if self.mode in failure:

@@ -46,6 +46,18 @@ describe('RunStages', () => {
     expect(wrapper.find('[data-testid="iteration-2"]').text()).toContain('赤い家')
   })
 
+  it('shows the English back-translation a pass in another language was checked in', () => {
+    const wrapper = mountStages(snapshot({
+      stage: 'stage2', step: 'interception', translation: 'a red house',
+      interception: { ...parts, result: null, iterations: [
+        { index: 1, language: 'ja', text: '赤い家', back_translation: 'a red house' },
+        { index: 2, language: 'en', text: 'a red house', back_translation: null },
+      ] },
+    }))
+    expect(wrapper.find('[data-testid="back-translation-1"]').text()).toBe('Checked in English: a red house')
+    expect(wrapper.find('[data-testid="back-translation-2"]').exists()).toBe(false)
+  })
+
   it('offers the result for editing once the interception has succeeded', async () => {
     const done = snapshot({
       status: 'succeeded', stage: 'stage2', step: 'interception',
@@ -61,6 +73,19 @@ describe('RunStages', () => {
     expect(wrapper.emitted('update:modelValue')?.at(-1)).toEqual(['A house, quietly red'])
     expect(stateOf(wrapper, 'interception')).toBe('done')
     expect(wrapper.find('[data-testid="stage-box-translation"]').text()).toContain('No translation needed')
+  })
+
+  it('says when the original text was kept untranslated and when the transformation was not usable', () => {
+    const wrapper = mountStages(snapshot({
+      status: 'succeeded', stage: 'stage2', step: 'interception', translation: null,
+      interception: { ...parts, input: 'Ein Fuchs im Schnee', iterations: [], result: 'Ein Fuchs im Schnee' },
+      notices: [{ stage: 'stage1', step: 'translation', code: 'not_translated' },
+        { stage: 'stage2', step: 'interception', code: 'interception_kept_input' }],
+    }), 'Ein Fuchs im Schnee')
+    const translation = wrapper.find('[data-testid="stage-box-translation"]').text()
+    expect(translation).toContain('not translated')
+    expect(translation).not.toContain('No translation needed')
+    expect(wrapper.find('[data-testid="quality-notice-interception_kept_input"]').text()).toContain('your text was kept')
   })
 
   it('marks the safety box blocked when Stage 1 blocks the input', () => {

@@ -53,7 +53,7 @@ export interface ChildMessage {
 }
 
 export interface SafetyCheckResult {
-  verdict: { decision: 'allow' | 'block'; category: string | null; method: string }
+  verdict: { decision: 'allow' | 'block'; category: string | null; checkpoint: string; level: string }
   message: ChildMessage | null
 }
 
@@ -82,6 +82,8 @@ export interface InterceptionIteration {
   index: number
   language: string | null
   text: string
+  /** The English translation the pass was checked in (a pass that is not English), else null. */
+  back_translation?: string | null
 }
 
 export interface Interception {
@@ -135,6 +137,19 @@ export interface RunStatus {
   error: RunError | null
   created_at: string | null
   updated_at: string | null
+  notices?: QualityNotice[]
+}
+
+/** The quality gate kept an earlier text instead of a model's answer (code: why). */
+export interface QualityNotice {
+  stage: string
+  step: string
+  code: 'not_translated' | 'interception_kept_input' | 'optimization_kept_input'
+}
+
+/** The part of /api/health the app shows: which model roles run on the tiny demo model. */
+export interface Health {
+  demo_model?: { roles: string[] }
 }
 
 export interface RunAccepted {
