@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from config import Config
+from config import ROOT, Config
 from devserver.safety.checkpoint import check_input
 from devserver.safety.evaluate import Decide, evaluate, format_report, labelled_levels, load_items, report_json
 from devserver.safety.levels import LEVELS
 from devserver.safety.policy import load_policy
 from devserver.safety.verifier import VERIFY_ROLE, Verifier
+
+FIXTURES = ROOT / "tests" / "fixtures" / "safety"
 
 
 def _full_decide(config: Config) -> Decide | None:
@@ -34,7 +36,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     config = Config.from_env()
     if args.fast_only:
         filt = load_policy(config.SCHEMAS_DIR / "safety").filter
-        decide: Decide | None = lambda text, level: filt.assess(text, level).outcome  # noqa: E731
+        decide: Decide | None = filt.assess
     else:
         decide = _full_decide(config)
         if decide is None:
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devserver.safety", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     ev = sub.add_parser("evaluate", help="precision/recall/false-positive rate on labelled JSONL files")
-    ev.add_argument("files", nargs="+", type=Path)
+    ev.add_argument("files", nargs="*", type=Path, default=sorted(FIXTURES.glob("*.jsonl")),
+                    help="labelled JSONL files (default: the project's set in tests/fixtures/safety/)")
     ev.add_argument("--level", choices=[*LEVELS, "all"], default="all")
     ev.add_argument("--fast-only", action="store_true", help="term filter only; no model")
     ev.add_argument("--json", action="store_true", help="one JSON object instead of tables")

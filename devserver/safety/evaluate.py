@@ -13,12 +13,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from devserver.errors import ValidationFailed
 from devserver.safety.levels import LEVELS
+from devserver.safety.result import FilterResult
 
-Decide = Callable[[str, str], str]  # (text, level) → block | allow | verify
+# (text, level) → block | allow | verify, or the fast filter's result (then the evaluation also says
+# which view of the text caught each blocked item)
+Decide = Callable[[str, str], "str | FilterResult"]
 
 
 class Item(BaseModel):
@@ -26,7 +29,7 @@ class Item(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     text: str
-    lang: Literal["de", "en"]
+    lang: str = Field(pattern=r"^[a-z]{2,3}$")  # ISO 639 code of the text's language
     category: str
     expect: dict[Literal["kids", "youth", "adult", "research"], Literal["block", "allow"]]
     fast: bool = False
@@ -57,6 +60,7 @@ class Counts:
     verify_positive: int = 0  # expected block, the filter asked for verification
     verify_negative: int = 0  # expected allow, the filter asked for verification
     latency_ms: float = 0.0
+    views: dict[str, int] = field(default_factory=dict)  # blocked positives by the view that caught them
 
     @property
     def n(self) -> int:
@@ -78,7 +82,8 @@ class Counts:
         """Return counts, precision, recall, false-positive rate and mean latency (None where undefined)."""
         positives = self.tp + self.fn + self.verify_positive
         negatives = self.fp + self.tn + self.verify_negative
-        return {**{k: v for k, v in asdict(self).items() if k != "latency_ms"}, "n": self.n,
+        return {**{k: v for k, v in asdict(self).items() if k not in ("latency_ms", "views")}, "n": self.n,
+                "views": dict(self.views),
                 "precision": _ratio(self.tp, self.tp + self.fp), "recall": _ratio(self.tp, positives),
                 "false_positive_rate": _ratio(self.fp, negatives),
                 "mean_latency_ms": round(self.latency_ms / self.n, 3) if self.n else None}
@@ -111,10 +116,15 @@ def evaluate(items: list[Item], levels: Iterable[str], decide: Decide) -> Report
             if expected is None:
                 continue
             started = time.perf_counter()
-            got = decide(item.text, level)
+            answer = decide(item.text, level)
             ms = (time.perf_counter() - started) * 1000
+            got = answer if isinstance(answer, str) else answer.outcome
+            view = None if isinstance(answer, str) or not answer.hits or got != expected else answer.hits[0].view
             for name in ("all", item.category):
-                cats.setdefault(name, Counts()).add(expected, got, ms)
+                counts = cats.setdefault(name, Counts())
+                counts.add(expected, got, ms)
+                if view is not None and expected == "block":
+                    counts.views[view] = counts.views.get(view, 0) + 1
             if got != expected:
                 report.errors.append({"level": level, "category": item.category, "expected": expected,
                                       "got": got, "text": item.text})
@@ -144,6 +154,12 @@ def format_report(report: Report, fast_only: bool) -> str:
             lines.append(f"{name:<22}{f['n']:>5}{f['tp']:>5}{f['fp']:>5}{f['tn']:>5}{f['fn']:>5}{verify:>8}"
                          f"{_fmt(f['precision']):>8}{_fmt(f['recall']):>8}{_fmt(f['false_positive_rate']):>8}"
                          f"{_fmt(f['mean_latency_ms']):>9}")
+        lines.append("")
+    caught = [(name, c.views) for name, c in next(iter(report.levels.values()), {}).items() if c.views]
+    if caught:
+        lines.append(f"caught by view (level {next(iter(report.levels))}, blocked items by the view of the deciding hit):")
+        lines += [f"  {name:<22}" + ", ".join(f"{v} {n}" for v, n in sorted(views.items(), key=lambda kv: -kv[1]))
+                  for name, views in sorted(caught)]
         lines.append("")
     if report.errors:
         lines.append(f"not as expected ({len(report.errors)}; 'verify' = left to the model):")

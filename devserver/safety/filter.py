@@ -19,13 +19,16 @@ for the verifier, or nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator
 
 from devserver.safety.fuzzy import CACHE_LIMIT, MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
-from devserver.safety.normalize import SUFFIXES, Tokens, fold, tokenize
+from devserver.safety.normalize import SUFFIXES, Tokens, fold, prepare_clean, tokens_of
 from devserver.safety.result import FilterResult, Hit, decide
+from devserver.safety.squeeze import SqueezeIndex
+from devserver.safety.symbols import SymbolIndex
 from devserver.safety.terms import Term
+from devserver.safety.views import clean, has_number_words, mixed_skeleton, needs_skeleton, numbers
 
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
@@ -112,6 +115,8 @@ class TermFilter:
 
     def __init__(self, terms: list[Term]):
         self.terms = terms
+        self._symbols = SymbolIndex([t for t in terms if t.match == "symbol"])
+        terms = [t for t in terms if t.match != "symbol"]
         self._exact: dict[str, list[Term]] = {}
         self._numbers: dict[str, list[Term]] = {}
         self._inside: dict[str, list[tuple[Term, str]]] = {}  # compound/prefix keys for the regex
@@ -123,6 +128,12 @@ class TermFilter:
         for term in terms:
             for keys in term.keys:
                 self._index(term, keys, fuzzy_single, fuzzy_joined)
+            if term.match in ("compound", "prefix"):  # as written, doubles kept: letters spelt apart ("W a f f e n S S")
+                for raws in term.raws:
+                    form, short = "".join(raws), len(raws) > 1 and any(len(r) <= 3 for r in raws)
+                    entries = self._inside.setdefault(form, [])
+                    if all(t is not term for t, _ in entries):
+                        entries.append((term, "prefix" if short else term.match))
             if term.match in ("word", "token") and not term.fuzzy:
                 for raws in term.raws:
                     for form in _inflected("".join(raws), term.match):
@@ -130,6 +141,9 @@ class TermFilter:
             if term.needs_with or term.clear_with:
                 self._context[term] = (_Context.of(term.needs_with), _Context.of(term.clear_with))
         self._pattern = _trie_pattern(self._inside)
+        self._squeezed = SqueezeIndex(((form, t) for form, ts in self._exact.items() for t in ts), _FUNCTION_WORDS)
+        self._squeezed_raw = SqueezeIndex(((form, t) for form, ts in self._exact_raw.items() for t in ts),
+                                          _FUNCTION_WORDS)
         self._fuzzy = FuzzyIndex(fuzzy_single + fuzzy_joined)
         self._fuzzy_single = FuzzyIndex(fuzzy_single)  # for two words written apart ("haken kreutz")
         self._word_cache: dict[str, tuple[Term, ...]] = {}  # prompts repeat their words: fuzzy results per word
@@ -164,10 +178,32 @@ class TermFilter:
     # -- scanning -------------------------------------------------------------------------------------
 
     def scan(self, text: str) -> list[Hit]:
-        """Return every hit in the text that survives its context rules (level-independent)."""
-        return self._scan(tokenize(text))
+        """Return every hit in the text that survives its context rules (level-independent), each
+        naming the first view of the text that caught it."""
+        cleaned = clean(text)
+        hits: dict[Term, Hit] = {}
+        for term, symbol, view in self._symbols.scan(cleaned):
+            hits.setdefault(term, Hit(term, symbol, view=view))
+        codes = sum(term.escalate for term in hits)  # a symbol code counts towards "two codes" ("ᛋᛋ 88 Tattoo")
+        seen: set[str] = set()
+        for view, form in _views(cleaned):
+            prepared = prepare_clean(form)
+            if prepared in seen:  # most texts look the same in every view: scan each distinct one once
+                continue
+            seen.add(prepared)
+            tokens = tokens_of(prepared)
+            for hit in self._scan(tokens, codes):
+                known = hits.get(hit.term)
+                if known is None or known.fuzzy and not hit.fuzzy:  # credit the view that saw it exactly
+                    hits[hit.term] = replace(hit, view=view)
+            if view == "text":
+                as_digits = numbers(cleaned, has_number_words(tokens.raws))
+                if as_digits is not None:
+                    for hit in self._scan(tokens_of(prepare_clean(as_digits)), codes):
+                        hits.setdefault(hit.term, replace(hit, view="numbers"))
+        return list(hits.values())
 
-    def _scan(self, tokens: Tokens) -> list[Hit]:
+    def _scan(self, tokens: Tokens, codes: int = 0) -> list[Hit]:
         found = _Found(tokens)
         exact, exact_raw = self._exact, self._exact_raw
         for key, raw in zip(tokens.keys, tokens.raws):
@@ -182,8 +218,9 @@ class TermFilter:
         self._scan_phrases(found)
         self._scan_numbers(found)
         self._scan_fuzzy(found)
+        self._scan_squeezed(found)
         survivors = [hit for hit in found.hits.values() if self._in_context(hit, found)]
-        if len({hit.term for hit in survivors if hit.term.escalate}) < 2:
+        if len({hit.term for hit in survivors if hit.term.escalate}) + codes < 2:
             # A lone code before a noun is a count ("88 Tasten"); next to a second code ("HH 88 Graffiti") it is not.
             survivors = [hit for hit in survivors if hit.term not in found.counted]
         return survivors
@@ -225,6 +262,8 @@ class TermFilter:
 
     def _scan_numbers(self, found: _Found) -> None:
         for run in found.tokens.numbers:
+            if run.arithmetic:  # "14 + 88 = 102", "18 mal 28": numbers in a calculation are no codes
+                continue
             candidates = set(run.parts)
             candidates.update(a + b for a, b in zip(run.parts, run.parts[1:]))
             candidates.add("".join(run.parts))
@@ -235,6 +274,12 @@ class TermFilter:
                     found.add(term, digits)
                     if counted and term.quantity_clears and digits == run.parts[-1]:
                         found.counted.add(term)
+
+    def _scan_squeezed(self, found: _Found) -> None:
+        for term, words in self._squeezed.scan(found.tokens.keys):
+            found.add(term, words)
+        for term, words in self._squeezed_raw.scan(found.tokens.raws):
+            found.add(term, words)
 
     def _scan_fuzzy(self, found: _Found) -> None:
         words, pairs = self._word_cache, self._pair_cache
@@ -281,6 +326,13 @@ class TermFilter:
     def assess(self, text: str, level: str) -> FilterResult:
         """Scan a text and decide at one level: block, verify (ask the model) or allow."""
         return decide(self.scan(text), level)
+
+
+def _views(cleaned: str) -> Iterator[tuple[str, str]]:
+    """Yield (view name, text) for the letter views of a text (see `views.py`; numbers follow the text view)."""
+    yield "text", cleaned
+    if needs_skeleton(cleaned):
+        yield "skeleton", mixed_skeleton(cleaned)
 
 
 def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:

@@ -5,8 +5,9 @@ Terms and texts go through the same function, so a term matches whatever spellin
 * case (casefold, so ß → ss); German umlauts become digraphs (ä → ae), other diacritics go (é → e);
   in the keys the digraphs become plain vowels, so "Führer", "Fuehrer" and "Fuhrer" agree; words as
   written (`raws`) keep the digraph, so that "Blüte" (bluete) never reads as "blute"; a term with an
-  umlaut is stored both ways (`spellings`); Cyrillic/Greek look-alikes and full-width forms map to
-  Latin; zero-width characters disappear;
+  umlaut is stored both ways (`spellings`); other scripts are transliterated (anyascii), so a Russian
+  term and a Russian text meet in the same Latin key; invisible and full-width characters are cleaned
+  first (`views.clean`); look-alikes from other scripts are the TR39 skeleton view (`views.skeleton`);
 * leetspeak inside words (h4k3nkr3uz, H@kenkreuz, $wastika, h1tler): only in tokens that mix letters with
   digits or symbols, because a pure number is a number (88 stays 88 — number codes are matched on digits);
 * letters spelt apart ("s w a s t i k a", "S.S.", "h-a-k-e-n-k-r-e-u-z"): runs of single characters join;
@@ -20,16 +21,14 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-# Look-alikes NFKD does not fold: Cyrillic and Greek letters, ligatures, stroked letters, symbols.
-_LOOKALIKE = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
-    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ɡ": "g", "ո": "n",
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ω": "w", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "ı": "i", "ð": "d",
-    "þ": "th", "€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r",
-    "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None, "\u00ad": None,
-})
+from anyascii import anyascii
+
+from devserver.safety.views import MARKS, clean
+
+# Symbols read as letters that no transliteration gives (anyascii reads "€" as "EUR"): hand-made leetspeak.
+_LEET_SYMBOLS = str.maketrans({"€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r", "¥": "y"})
 _UMLAUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
 _LEET = str.maketrans("01345789@$!", "oieastbgasi")
@@ -46,14 +45,54 @@ _SHORT = 3  # keys this short keep their doubled letters
 
 
 def prepare(text: str) -> str:
-    """Return the text casefolded, with umlauts as digraphs and other diacritics, look-alikes and invisible
-    characters folded to ASCII."""
-    folded = text.casefold()
+    """Return the text casefolded and in ASCII: cleaned (see `views.clean`), umlauts as digraphs, other
+    diacritics dropped, leetspeak symbols read as letters, other scripts transliterated (anyascii)."""
+    return prepare_clean(clean(text))
+
+
+def prepare_clean(cleaned: str) -> str:
+    """Return `prepare` of a text that `views.clean` has already cleaned."""
+    folded = cleaned.casefold()
     if folded.isascii():
         return folded
-    composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LOOKALIKE)
-    decomposed = unicodedata.normalize("NFKD", composed).casefold()
-    return decomposed.translate(_LOOKALIKE).encode("ascii", "ignore").decode("ascii")
+    if _BEYOND_LATIN1(folded) is None:  # the common German case: one table lookup a character
+        return folded.translate(_LATIN1)
+    composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
+    stripped = MARKS.sub("", unicodedata.normalize("NFD", composed))
+    if stripped.isascii():  # Latin text with diacritics: no transliteration needed (the common German case)
+        return stripped
+    return _NON_ASCII.sub(_transliterate, stripped).casefold()
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_BEYOND_LATIN1 = re.compile(r"[^\x00-\xff]").search
+
+
+def _latin1_table() -> dict[int, str]:
+    """Return what `prepare_clean` makes of each casefolded Latin-1 letter on its own (ä → ae, é → e, ß → ss),
+    so that Latin-1 text (no combining marks can follow: `clean` composed them) needs one translate."""
+    table = {}
+    for code in range(0x80, 0x100):
+        folded = chr(code).casefold()
+        if folded != chr(code):  # an upper-case letter: its folded form is looked up instead
+            continue
+        composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
+        stripped = MARKS.sub("", unicodedata.normalize("NFD", composed))
+        table[code] = stripped if stripped.isascii() else anyascii(stripped).casefold()
+    return table
+
+
+_LATIN1 = _latin1_table()
+
+
+@lru_cache(maxsize=20_000)
+def _transliterate_run(run: str) -> str:
+    return anyascii(run)
+
+
+def _transliterate(match: re.Match[str]) -> str:
+    """Transliterate one run of non-ASCII characters (a word, usually: prompts repeat them, hence the cache)."""
+    return _transliterate_run(match.group())
 
 
 def _sound_alike(text: str) -> str:
@@ -87,6 +126,7 @@ class NumberRun:
 
     parts: tuple[str, ...]
     next_word: str
+    arithmetic: bool = False  # a term of a sum or a product ("14 + 88 = 102", "18 mal 28"): no code
 
 
 @dataclass
@@ -140,11 +180,11 @@ SUFFIXES = ("e", "en", "er", "es", "em", "n", "s", "ern", "ens", "ed", "ing", "d
 
 
 def _join_singles(raw: list[str]) -> list[str]:
-    """Join runs of single characters: ["s", "w", "a"] → ["swa"]."""
+    """Join runs of single characters: ["s", "w", "a"] → ["swa"] ("ß" casefolds to "ss": one letter too)."""
     out: list[str] = []
     run: list[str] = []
     for tok in raw:
-        if len(tok) == 1:
+        if len(tok) == 1 or tok == "ss" and run:
             run.append(tok)
             continue
         if run:
@@ -179,11 +219,19 @@ def _process(tok: str, out: list[str], alternatives: list[str]) -> None:
 
 def tokenize(text: str) -> Tokens:
     """Split a text into comparison keys (see the module docstring)."""
-    prepared = prepare(text)
+    return tokens_of(prepare(text))
+
+
+def tokens_of(prepared: str) -> Tokens:
+    """Split an already prepared text (see `prepare`) into comparison keys."""
     raws: list[str] = []
     alternatives: list[str] = []
     found = _TOKEN.findall(prepared)
-    for tok in _join_singles(found) if _TWO_SINGLES(prepared) else found:
+    spelt: list[str] = []  # letters spelt apart keep their doubles as an alternative ("S S r u n e s")
+    if _TWO_SINGLES(prepared):
+        found = _join_singles(found)
+        spelt = [tok for tok in found if len(tok) > _SHORT and tok.isalpha() and _collapse(tok) != tok]
+    for tok in found:
         if tok.isalpha():
             raws.append(tok)
         else:
@@ -192,14 +240,21 @@ def tokenize(text: str) -> Tokens:
     folded = _collapse(_sound_alike(" ".join(raws))).split(" ")
     keys = [raw if len(raw) <= _SHORT or not raw[0].isalpha() else key for raw, key in zip(raws, folded)]
     numbers = _number_runs(prepared) if _HAS_DIGIT(prepared) else []
-    return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives])
+    return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives] + spelt)
+
+
+_OPERATOR = r"(?:[+*=:^]|(?<=\s)x(?=\s)|mal|plus|minus|times|geteilt durch|divided by|gleich|equals|hoch)"
+_OPERATOR_BEFORE = re.compile(r"(?:^|[\s\d])" + _OPERATOR + r"\s*$")
+_OPERATOR_AFTER = re.compile(r"\s*" + _OPERATOR + r"(?:\s|\d|$)")
 
 
 def _number_runs(prepared: str) -> list[NumberRun]:
     runs = []
     for match in _NUMBER_RUN.finditer(prepared):
         nxt = _NEXT_WORD.match(prepared, match.end())
-        runs.append(NumberRun(tuple(re.findall(r"\d+", match.group())), nxt.group(1) if nxt else ""))
+        arithmetic = bool(_OPERATOR_BEFORE.search(prepared, max(0, match.start() - 16), match.start())
+                          or _OPERATOR_AFTER.match(prepared, match.end()))
+        runs.append(NumberRun(tuple(re.findall(r"\d+", match.group())), nxt.group(1) if nxt else "", arithmetic))
     return runs
 
 

@@ -18,6 +18,7 @@ class Hit:
     term: Term
     found: str  # the text's key(s) that matched
     fuzzy: bool = False
+    view: str = "text"  # the view of the text that caught it: text, skeleton, numbers, symbol, ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class FilterResult:
         if not self.hits:
             return "no term matched"
         parts = [f"{h.term.term!r} ({h.term.source}/{h.term.category}, {h.term.action(self.level)}"
-                 f"{', fuzzy' if h.fuzzy else ''}, found {h.found!r})" for h in self.hits]
+                 f"{', fuzzy' if h.fuzzy else ''}, found {h.found!r} in view {h.view})" for h in self.hits]
         return "; ".join(parts)
 
 

@@ -16,10 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from devserver.errors import ConfigError
 from devserver.safety.levels import LEVELS
 from devserver.safety.normalize import spellings
+from devserver.safety.views import clean
 
 Action = Literal["block", "verify", "allow"]
 Category = Literal["p86a", "violence_graphic", "sexual", "self_harm", "drugs", "weapons", "hate"]
-Match = Literal["word", "prefix", "compound", "token", "number"]
+Match = Literal["word", "prefix", "compound", "token", "number", "symbol"]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 
 
@@ -50,6 +51,8 @@ class Entry(_Strict):
     escalate: bool = False  # two different escalating codes in one text block ("HH" + "88")
     quantity_clears: bool = False  # a number followed by a noun is a count ("88 Tasten"), not a code
     note: str = ""
+    lang: str = ""  # ISO 639-1 code of a term from another language
+    source: str = ""  # where the term is documented (a publication or an article name)
 
 
 class Group(_Strict):
@@ -73,6 +76,18 @@ class TermList(_Strict):
     description: str
     actions: Actions
     groups: list[Group]
+    sources_required: bool = False  # every entry must name its source (lists of other languages, symbols)
+
+    @model_validator(mode="after")
+    def _sources(self) -> "TermList":
+        if self.sources_required:
+            for gi, group in enumerate(self.groups):
+                if group.de or group.en:
+                    raise ValueError(f"groups.{gi}: a list with sources_required takes full entries, not de/en arrays")
+                missing = [e.term for e in group.entries if not e.source]
+                if missing:
+                    raise ValueError(f"groups.{gi}: no source for {', '.join(missing)}")
+        return self
 
 
 @dataclass(frozen=True, eq=False)  # identity: a term is a dictionary key while scanning
@@ -139,17 +154,28 @@ def _phrases(items: list[str], where: str, raw: bool = False) -> tuple[tuple[str
     return tuple(out)
 
 
+def _symbols(written: list[str], where: str) -> tuple[tuple[str, ...], ...]:
+    """Return symbol terms as cleaned characters (never transliterated: "卐" must not become "wan")."""
+    forms = tuple(dict.fromkeys((clean(item),) for item in written))
+    if any(not form[0] or form[0].isascii() for form in forms):
+        raise ConfigError(f"{where}: a symbol term must be non-ASCII characters", code="safety_lists_invalid")
+    return forms
+
+
 def _resolve(entry: Entry, group: Group, lst: TermList, where: str) -> Term:
     match = entry.match or group.match
     written = [entry.term, *entry.variants]
-    keys = _phrases(written, where)  # distinct: "Odal-Rune" = "odal rune"
+    if match == "symbol":
+        keys = raws = _symbols(written, where)
+    else:
+        keys, raws = _phrases(written, where), _phrases(written, where, raw=True)  # distinct: "Odal-Rune" = "odal rune"
     if match == "number" and not all(k.isdigit() for spelling in keys for k in spelling):
         raise ConfigError(f"{where}: number term {entry.term!r} must be digits", code="safety_lists_invalid")
     if entry.quantity_clears and match != "number":
         raise ConfigError(f"{where}: quantity_clears only applies to number terms", code="safety_lists_invalid")
     actions = (entry.actions or group.actions or lst.actions).model_dump()
     return Term(term=entry.term, source=lst.name, category=entry.category or group.category, match=match,
-                keys=keys, raws=_phrases(written, where, raw=True), actions=actions,
+                keys=keys, raws=raws, actions=actions,
                 fuzzy=group.fuzzy if entry.fuzzy is None else entry.fuzzy,
                 clear_with=_phrases([*group.clear_with, *entry.clear_with], where),
                 needs_with=_phrases(entry.needs_with or group.needs_with, where),

