@@ -63,7 +63,7 @@ class PhaseContext:
                                  stage_iteration=stage_iteration, loop_iteration=loop_iteration,
                                  metadata=metadata, file=file)
         if metadata and metadata.get("model_used"):
-            self.state.models.add(f"{metadata.get('backend')}/{metadata['model_used']}")
+            self.state.add_model(f"{metadata.get('backend')}/{metadata['model_used']}")
         self.state.publish(public_view(item))
         return item
 
@@ -89,8 +89,6 @@ class PhaseContext:
     def persist(self) -> None:
         """Write the metadata snapshot (atomically, by the recorder)."""
         try:
-            self.record.update(**self.state.status_dict(), request_fingerprints=dict(self.state.fingerprints),
-                               current_fingerprint=self.state.current_fingerprint,
-                               generation_count=self.state.generation_count)
+            self.record.update(**self.state.record_fields())
         except Exception:
             log.exception("could not persist metadata for run %s", self.state.run_id)

@@ -20,14 +20,13 @@ from typing import Any, Callable
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
-from devserver.engine.run_state import TERMINAL, OutputState, RunState
+from devserver.engine.run_state import RunState, restore
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
 
 log = logging.getLogger(__name__)
 LIVE_RUNS = 500
 RERUNNABLE = frozenset({"failed", "cancelled", "interrupted"})
-OUTPUT_FIELDS = frozenset(OutputState.__dataclass_fields__)
 
 
 @dataclass
@@ -86,14 +85,11 @@ class Orchestrator:
                     raise Conflict("This run is still working on its previous step; try again when it has "
                                    "finished.", code="run_busy",
                                    details={"run_id": run_id, "phase": state.phase, "status": state.status})
-                # a later phase may only make the level stricter, never looser
-                state.safety_level = self.services.safety.level(getattr(req, "safety_level", None),
-                                                                base=state.safety_level)
             else:
                 state = self._new_state(run_id or str(uuid.uuid4()), req)
-            state.fingerprints[fingerprint] = phase
-            state.current_fingerprint = fingerprint
-            state.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False)
+            # a later phase may only make the level stricter, never looser
+            state.accept(phase, fingerprint, self.services.safety.level(getattr(req, "safety_level", None),
+                                                                        base=state.safety_level))
             lock = self._locks.setdefault(state.run_id, threading.Lock())
         self._executor.submit(self._run_phase, phase, req, state, lock)
         return state
@@ -146,23 +142,7 @@ class Orchestrator:
         """Bring a finished run back from its folder so a later phase can continue it."""
         meta = self.services.recorder.metadata(run_id)
         # the stricter of the stored level and today's server default (a missing level counts as kids)
-        level = self.services.safety.level(meta.get("safety_level") or "kids")
-        state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=level,
-                         lang=meta.get("lang") or "de", input_text=meta.get("input_text") or "",
-                         context_prompt=meta.get("context_prompt"), session=meta.get("session"))
-        state.status = meta.get("status", "interrupted")
-        if state.status not in TERMINAL:
-            state.status = "interrupted"
-        state.fingerprints.update(meta.get("request_fingerprints") or {})
-        state.current_fingerprint = meta.get("current_fingerprint")
-        state.generation_count = int(meta.get("generation_count") or 0)
-        state.models.update(meta.get("models") or [])
-        state.created_at = meta.get("created_at") or state.created_at
-        state.outputs = [OutputState(**{k: v for k, v in o.items() if k in OUTPUT_FIELDS})
-                         for o in meta.get("outputs") or [] if isinstance(o, dict)]
-        state.translation = meta.get("translation")
-        state.interception.update(meta.get("interception") or {})
-        state.optimizations.update(meta.get("optimizations") or {})
+        state = restore(run_id, meta, self.services.safety.level(meta.get("safety_level") or "kids"))
         self._remember(state)
         return state
 
@@ -210,9 +190,8 @@ class Orchestrator:
         state = ctx.state
         # Held throughout: nobody may see the terminal status before it and its last item are on disk.
         with state.cond:
-            state.status, state.queue_position = status, None
-            if status != "succeeded":
-                state.progress = None
+            state.touch(status=status, queue_position=None,
+                        **({} if status == "succeeded" else {"progress": None}))
             ctx.persist()
             ctx.emit(item_type, stage=state.stage, metadata={"status": status, **metadata}, withheld=withheld)
 
