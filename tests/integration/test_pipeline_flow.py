@@ -56,6 +56,7 @@ def test_execute_runs_all_four_stages_and_stores_the_image(app, client):
     assert output["status"] == "succeeded" and output["negative_prompt"]
     media = client.get(output["url"])
     assert media.status_code == 200 and media.mimetype == "image/png" and media.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert media.cache_control.private and not media.cache_control.public  # never in a shared cache
     folder = run_folder(app, run["run_id"])
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["status"] == "succeeded" and meta["outputs"][0]["file"] == output["file"]
