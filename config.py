@@ -113,6 +113,7 @@ class Config:
     DEFAULT_SAFETY_LEVEL: str = "youth"
     # runs
     RUN_WORKERS: int = 4
+    RUN_QUEUE_MAX: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":

@@ -114,8 +114,9 @@ def pydantic_details(exc: ValidationError) -> dict[str, Any]:
 def error_response(err: AppError) -> tuple[Response, int]:
     """Render an AppError as the envelope with its status."""
     response = jsonify(err.to_dict())
-    if isinstance(err, BackendRateLimited) and err.retry_after is not None:
-        response.headers["Retry-After"] = str(int(err.retry_after + 0.999))
+    retry_after = getattr(err, "retry_after", None)  # BackendRateLimited, a full run queue
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(int(retry_after + 0.999))
     return response, err.status
 
 

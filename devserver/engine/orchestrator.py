@@ -3,7 +3,8 @@
     queued → running(stage, step, progress) → succeeded | blocked | failed | cancelled | interrupted
 
 `submit(phase, request)` validates references, creates or re-opens the run (a client-supplied run id
-makes a retried POST idempotent), and queues the phase on a bounded thread pool. Phases of one run
+makes a retried POST idempotent), records it, and queues the phase on a thread pool behind a bounded
+line (`RunQueue`: 429 when full, a visible queue position). Phases of one run
 execute one after another (a per-run lock); different runs share nothing. Live states are kept for
 recent runs; older runs are answered from their folders by the recorder.
 """
@@ -20,6 +21,7 @@ from typing import Any, Callable
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
+from devserver.engine.run_queue import RunQueue
 from devserver.engine.run_state import RunState, restore
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
@@ -59,8 +61,9 @@ class Services:
 class Orchestrator:
     """Runs of one app."""
 
-    def __init__(self, services: Services, workers: int = 4):
+    def __init__(self, services: Services, workers: int = 4, queue_max: int = 100):
         self.services = services
+        self._queue = RunQueue(queue_max)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
         self._runs: OrderedDict[str, RunState] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
@@ -85,14 +88,24 @@ class Orchestrator:
                     raise Conflict("This run is still working on its previous step; try again when it has "
                                    "finished.", code="run_busy",
                                    details={"run_id": run_id, "phase": state.phase, "status": state.status})
-            else:
+            self._queue.ensure_room()  # 429 before anything changes
+            if state is None:
                 state = self._new_state(run_id or str(uuid.uuid4()), req)
             # a later phase may only make the level stricter, never looser
             state.accept(phase, fingerprint, self.services.safety.level(getattr(req, "safety_level", None),
                                                                         base=state.safety_level))
+            self._queue.admit(state)
             lock = self._locks.setdefault(state.run_id, threading.Lock())
+        self._record_submitted(state)
         self._executor.submit(self._run_phase, phase, req, state, lock)
         return state
+
+    def _record_submitted(self, state: RunState) -> None:
+        """Record the queued run before it waits, so a restart shows it `interrupted` (never a 404)."""
+        try:
+            self.services.recorder.open_run(state.run_id, state.record_fields())
+        except Exception:  # the worker tries again and ends the run in a clear state
+            log.exception("run %s: could not record it at submit", state.run_id)
 
     @staticmethod
     def _is_retry(state: RunState, phase: str, fingerprint: str) -> bool:
@@ -148,6 +161,7 @@ class Orchestrator:
 
     # -- execution --------------------------------------------------------------------------------
     def _run_phase(self, phase: str, req: Body, state: RunState, lock: threading.Lock) -> None:
+        self._queue.leave(state)
         with lock:
             try:
                 record = self.services.recorder.open_run(state.run_id, state.status_dict())
@@ -221,6 +235,7 @@ class Orchestrator:
             raise Conflict("This run has already finished.", code="run_not_running",
                            details={"status": state.status})
         state.touch(cancel_requested=True)
+        self._queue.leave(state)  # it ends as cancelled as soon as a worker reaches it; nobody waits behind it
         ctx = self._cancels.get(run_id)
         if ctx is not None:
             ctx.cancel.cancel()
