@@ -114,6 +114,7 @@ class Config:
     # runs
     RUN_WORKERS: int = 4
     RUN_QUEUE_MAX: int = 100
+    EVENT_STREAMS_PER_CLIENT: int = 100
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":

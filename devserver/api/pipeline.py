@@ -1,7 +1,6 @@
 """Pipeline endpoints: start phases (202 + run id), status, live events (SSE), entities, cancel."""
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any, Iterator
@@ -9,6 +8,8 @@ from typing import Any, Iterator
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from devserver.api import context
+from devserver.api.event_frames import (HANDOFF, HEARTBEAT, OPENING, EventCursor, StreamCounter, WaitStart,
+                                        sse)
 from devserver.engine.context import public_view
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.errors import NotFound, ValidationFailed
@@ -43,7 +44,10 @@ def start_phase(phase: str):
     req = model.model_validate(context.json_body())
     wait = _wait_seconds()  # validated before anything is queued
     state = context.orchestrator().submit(phase, req)
-    if wait is not None:
+    handoff = request.environ.get(HANDOFF)
+    if wait is not None and handoff is not None:
+        handoff(WaitStart(state, wait))  # the async gateway waits without holding a thread
+    elif wait is not None:
         return jsonify(context.orchestrator().wait(state.run_id, wait)), 200
     return jsonify({"run_id": state.run_id, "status": state.status, "phase": phase,
                     "status_url": f"/api/pipeline/{state.run_id}/status",
@@ -96,42 +100,46 @@ def events(run_id: str):
     except ValueError:
         raise ValidationFailed("Last-Event-ID must be an event sequence number.", code="invalid_event_id") from None
     state = orchestrator.get(run_id)
-    if state is None:
-        orchestrator.status(run_id)  # NotFound for unknown runs
+    if state is None:  # only the folder is left (or NotFound): replay what was recorded, then end
+        return _event_response(_replay(orchestrator.status(run_id), run_id, after))
+    client, streams = request.remote_addr or "", current_app.extensions["devserver.streams"]
+    streams.open(client)  # 429 beyond the per-client cap
+    cursor = EventCursor(state, after, on_close=lambda: streams.close(client))
+    handoff = request.environ.get(HANDOFF)
+    if handoff is not None:  # the async gateway streams it without holding a thread
+        handoff(cursor)
+        return _event_response(iter(()))
     heartbeat = current_app.extensions.get("devserver.sse_heartbeat", HEARTBEAT_SECONDS)
-    return Response(stream_with_context(_stream(orchestrator, run_id, after, heartbeat)),
-                    mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = _event_response(stream_with_context(_stream(cursor, heartbeat)))
+    response.call_on_close(cursor.on_close)
+    return response
 
 
-def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+@bp.record_once
+def _count_streams(setup) -> None:
+    cfg = setup.app.extensions["devserver.config"]
+    setup.app.extensions["devserver.streams"] = StreamCounter(cfg.EVENT_STREAMS_PER_CLIENT)
 
 
-def _stream(orchestrator: Any, run_id: str, after: int, heartbeat: float) -> Iterator[str]:
-    state = orchestrator.get(run_id)
-    if state is None:  # only the folder is left: replay what was recorded, then end
-        snapshot = orchestrator.status(run_id)
-        for item in context.recorder().events(run_id, after=after):
-            yield _sse(item["item_type"], {"item": public_view(item), "status": snapshot}, item["sequence"])
-        yield _sse("end", {"status": snapshot})
-        return
-    yield "retry: 2000\n\n"
-    last_beat, version = time.monotonic(), None
+def _event_response(body: Iterator[str]) -> Response:
+    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _replay(snapshot: dict[str, Any], run_id: str, after: int) -> Iterator[str]:
+    for item in context.recorder().events(run_id, after=after):
+        yield sse(item["item_type"], {"item": public_view(item), "status": snapshot}, item["sequence"])
+    yield sse("end", {"status": snapshot})
+
+
+def _stream(cursor: EventCursor, heartbeat: float) -> Iterator[str]:
+    yield OPENING
+    last_beat = time.monotonic()
     while True:
-        items = state.items_after(after)
-        snapshot = state.status_dict()
-        for item in items:
-            after = item["sequence"]
-            yield _sse(item["item_type"], {"item": item, "status": snapshot}, after)
-        if not items and version is not None and snapshot["updated_at"] != version:
-            yield _sse("progress", {"status": snapshot})  # progress or queue changes carry no item
-        version = snapshot["updated_at"]
-        if state.terminal and not state.items_after(after):
-            yield _sse("end", {"status": state.status_dict()})
+        frames, done = cursor.step()
+        yield from frames
+        if done:
             return
         if time.monotonic() - last_beat >= heartbeat:
             last_beat = time.monotonic()
-            yield ": heartbeat\n\n"
-        state.wait(after, version, timeout=min(heartbeat, 1.0))
+            yield HEARTBEAT
+        cursor.state.wait(cursor.after, cursor.version or "", timeout=min(heartbeat, 1.0))

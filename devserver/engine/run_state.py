@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 TERMINAL = frozenset({"succeeded", "blocked", "failed", "cancelled", "interrupted"})
 MAX_LIVE_ITEMS = 5000  # per run; older items stay on disk and are served from there
@@ -80,6 +80,7 @@ class RunState:
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
     cancel_requested: bool = False
     models: set[str] = field(default_factory=set)  # "backend/model" actually used, for the index
+    listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def terminal(self) -> bool:
@@ -91,7 +92,22 @@ class RunState:
             for key, value in changes.items():
                 setattr(self, key, value)
             self.updated_at = now_iso()
-            self.cond.notify_all()
+            self._wake()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (quickly, from the changing thread) after every change; async streams use it."""
+        with self.cond:
+            self.listeners = [*self.listeners, listener]
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        """Stop calling a listener."""
+        with self.cond:
+            self.listeners = [fn for fn in self.listeners if fn is not listener]
+
+    def _wake(self) -> None:
+        self.cond.notify_all()
+        for listener in self.listeners:
+            listener()
 
     def accept(self, phase: str, fingerprint: str, safety_level: str) -> None:
         """Queue a new phase of this run (the request's fingerprint recognises a retried POST)."""
@@ -163,7 +179,7 @@ class RunState:
             if len(self.items) > MAX_LIVE_ITEMS:
                 del self.items[: len(self.items) - MAX_LIVE_ITEMS]
             self.updated_at = now_iso()
-            self.cond.notify_all()
+            self._wake()
 
     def items_after(self, sequence: int) -> list[dict[str, Any]]:
         with self.cond:
