@@ -8,6 +8,7 @@ from typing import Any, Iterator
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from devserver.api import context
+from devserver.api.openapi import declare
 from devserver.api.event_frames import (HANDOFF, HEARTBEAT, OPENING, EventCursor, StreamCounter, WaitStart,
                                         sse)
 from devserver.engine.context import public_view
@@ -36,6 +37,7 @@ def _wait_seconds() -> float | None:
 
 
 @bp.post("/schema/pipeline/<phase>")
+@declare(body=PHASE_BODIES, enums={"phase": tuple(PHASE_BODIES)})
 def start_phase(phase: str):
     """Start a phase of a run (execute, stage2, optimize, generation) and return 202 with its run id."""
     model = PHASE_BODIES.get(phase)
@@ -90,6 +92,7 @@ def pipeline_unknown(rest: str):
 
 
 @bp.get("/pipeline/<run_id>/events")
+@declare(content=("text/event-stream",))
 def events(run_id: str):
     """Stream the run's events as server-sent events; `Last-Event-ID` resumes after a disconnect."""
     run_id = require_run_id(run_id)

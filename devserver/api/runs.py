@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from config import SAFETY_LEVELS
+from devserver.api.openapi import declare
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder import export
 from devserver.recorder.index import ORDERS, parse_bound
@@ -99,6 +100,7 @@ def run_stats():
 
 
 @bp.get("/export")
+@declare(content=("application/zip",))
 def export_runs():
     """Download the matching runs as one ZIP (at most 500 per request; page with offset)."""
     query = ExportQuery.model_validate(request.args.to_dict())
@@ -117,6 +119,7 @@ def get_run(run_id: str):
 
 
 @bp.get("/<run_id>/export/<fmt>")
+@declare(content=("application/json", "text/csv", "application/zip"), enums={"fmt": tuple(export.FORMATS)})
 def export_run(run_id: str, fmt: str):
     """Download one run as json, csv or zip."""
     require_run_id(run_id)

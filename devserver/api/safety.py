@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from devserver.api import context
+from devserver.api.openapi import declare
 
 bp = Blueprint("safety", __name__, url_prefix="/api/safety")
 
@@ -21,6 +22,7 @@ class CheckBody(BaseModel):
 
 
 @bp.post("/check")
+@declare(body=CheckBody)
 def check():
     """Check a text: the verdict (decision, method, category, terms) and, when blocked, the message."""
     body = CheckBody.model_validate(context.json_body())
