@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import httpx
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import until
 from tests.server_process import LLM_ROLES, ServerProcess
 
 ROUNDS = int(os.environ.get("KILL_ROUNDS", "3"))
 RUNS_PER_ROUND = 3
 TERMINAL = {"succeeded", "blocked", "failed", "cancelled", "interrupted"}
-
-
-def until(check, what: str, limit: float = 60.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"never reached: {what}")
 
 
 @pytest.fixture

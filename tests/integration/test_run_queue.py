@@ -1,26 +1,15 @@
 """The run queue is bounded: waiting runs show their place, a full line is a 429, a restart keeps them."""
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from devserver.app import create_app, shutdown
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import until
 
 MODEL = "ollama/llama3.2:latest"
-
-
-def until(check: Callable[[], Any], what: str, limit: float = 60.0) -> Any:
-    """Poll a state until it holds (the limit only stops a broken test from hanging)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"never reached: {what}")
 
 
 @pytest.fixture
