@@ -17,7 +17,8 @@ def make_app(tmp_path) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        settings = {"TESTING": True, "EXPORTS_DIR": tmp_path / f"exports{len(apps)}", **overrides}
+        # one llama.cpp thread: on a busy 2-core machine more threads spin against each other
+        settings = {"TESTING": True, "LOCAL_THREADS": 1, "EXPORTS_DIR": tmp_path / f"exports{len(apps)}", **overrides}
         apps.append(create_app(settings))
         return apps[-1]
 

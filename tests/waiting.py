@@ -14,3 +14,20 @@ def until(check: Callable[[], Any], what: str, limit: float = 120.0) -> Any:
             return value
         time.sleep(0.02)
     raise AssertionError(f"never reached: {what}")
+
+
+TERMINAL = frozenset({"succeeded", "blocked", "failed", "cancelled", "interrupted"})
+
+
+def finished(client: Any, run_id: str, limit: float = 900.0) -> dict[str, Any]:
+    """Poll a run's status through a Flask test client until its phase has ended; return that status.
+
+    A slow machine makes a phase take longer, never makes the next step start too early."""
+    status: dict[str, Any] = {}
+
+    def done() -> bool:
+        status.update(client.get(f"/api/pipeline/{run_id}/status").get_json())
+        return status.get("status") in TERMINAL
+
+    until(done, f"run {run_id} to finish its phase", limit)
+    return status

@@ -16,7 +16,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from devserver.errors import AppError, ValidationFailed
 
-MAX_PATH = 2048
+MAX_PATH = 8192  # longer than any real address; shorter hostile ids still get their precise 400
 MAX_JSON_DEPTH = 32
 # The sketch iframe (srcdoc, sandbox="allow-scripts") inherits this policy, and it runs the generated
 # p5.js code as an inline script: hence 'unsafe-inline' for scripts. Everything else stays on this

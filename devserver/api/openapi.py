@@ -79,7 +79,8 @@ def _operation(view: Any, path: str, method: str, params: list[tuple[str, str]],
         op["responses"]["202"] = {"description": "Accepted: {run_id, status, status_url, events_url}",
                                   "content": {"application/json": {}}}
     elif body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema_ref(body, components)}}}
+        schema = _schema_ref(body, components)
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     return op
 
 

@@ -125,7 +125,8 @@ def _count_streams(setup) -> None:
 
 
 def _event_response(body: Iterator[str]) -> Response:
-    return Response(body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(body, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _replay(snapshot: dict[str, Any], run_id: str, after: int) -> Iterator[str]:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import finished
+
 pytestmark = pytest.mark.slow
 WAIT = "?wait=180"
 
@@ -22,7 +24,9 @@ def post_run(client, phase: str, body: dict, tries: int = 3) -> dict:
     The embedded model writes unpredictable text; now and then it contains a §86a number code and a
     checkpoint blocks it. That is the safety layer working, not what these tests are about."""
     for _ in range(tries):
-        run = client.post(f"/api/schema/pipeline/{phase}{WAIT}", json=body).get_json()
+        started = client.post(f"/api/schema/pipeline/{phase}", json=body)
+        assert started.status_code == 202, started.get_json()
+        run = finished(client, started.get_json()["run_id"])  # the state, not a fixed wait
         block = run.get("block") or {}
         if not (run["status"] == "blocked" and block.get("checkpoint") in MODEL_CHECKPOINTS):
             return run
