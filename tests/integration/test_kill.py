@@ -34,6 +34,7 @@ def trickling_model():
         yield fake
 
 
+@pytest.mark.timeout(120 + 60 * ROUNDS)  # each round starts a whole server process
 def test_repeated_sigkill_leaves_every_record_whole(tmp_path, trickling_model):
     exports = tmp_path / "exports"
     env = {"OLLAMA_URL": trickling_model.url, **{role: "ollama/llama3.2:latest" for role in LLM_ROLES}}
