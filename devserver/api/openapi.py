@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from devserver.access.policy import rule_for
 from devserver.api import context
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -31,13 +32,23 @@ def declare(*, body: Any = None, content: tuple[str, ...] = ("application/json",
 
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-ERROR_RESPONSES = {"400": "Invalid request", "404": "Not found", "405": "Method not allowed",
-                   "409": "Conflict (run id reused, run busy or finished)", "413": "Request body too large",
-                   "414": "Address too long", "429": "Too many runs waiting or streams open (see Retry-After)",
+ERROR_RESPONSES = {"400": "Invalid request", "401": "No or invalid credentials (log in, join, or send a token)",
+                   "403": "Not allowed for this role, or CSRF/Origin check failed", "404": "Not found",
+                   "405": "Method not allowed", "409": "Conflict (run id reused, run busy or finished)",
+                   "413": "Request body too large", "414": "Address too long",
+                   "429": "Too many requests, runs waiting or streams open (see Retry-After)",
                    "500": "Server error (never a traceback)"}
 ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "details"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
+
+
+def documents_body(model: Any) -> Any:
+    """Mark a view as taking `model` as its JSON body, so the document shows it."""
+    def mark(view: Any) -> Any:
+        view.request_body = model
+        return view
+    return mark
 
 
 def _openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:
@@ -67,7 +78,9 @@ def _operation(view: Any, path: str, method: str, params: list[tuple[str, str]],
                       **{code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
                          for code, text in ERROR_RESPONSES.items()}},
     }
-    body = facts["body"]
+    body = facts["body"] if facts["body"] is not None else getattr(view, "request_body", None)
+    if method not in ("post", "put", "patch"):
+        body = None
     if isinstance(body, dict):  # one model per value of a path parameter (the pipeline phase)
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
             "oneOf": [_schema_ref(model, components) for model in body.values()]}}},
@@ -94,7 +107,9 @@ def build_document() -> dict[str, Any]:
         path, params = _openapi_path(rule.rule)
         view = current_app.view_functions[rule.endpoint]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(view, path, method.lower(), params, components)
+            op = _operation(view, path, method.lower(), params, components)
+            op["x-access"] = rule_for(rule.endpoint).who  # who may call it (devserver/access/policy.py)
+            paths.setdefault(path, {})[method.lower()] = op
     return {"openapi": "3.1.0",
             "info": {"title": "DevServer API", "version": context.version(),
                      "description": "Creative-AI workshop server. Errors: {error: {code, message, details}}."},

@@ -7,10 +7,11 @@ from typing import Any, Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
+from devserver.access.control import run_owner
 from devserver.api import context
-from devserver.api.openapi import declare
 from devserver.api.event_frames import (HANDOFF, HEARTBEAT, OPENING, EventCursor, StreamCounter, WaitStart,
                                         sse)
+from devserver.api.openapi import declare
 from devserver.engine.context import public_view
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.errors import NotFound, ValidationFailed
@@ -45,7 +46,7 @@ def start_phase(phase: str):
         raise NotFound(f"No pipeline phase {phase!r}; use one of {', '.join(PHASE_BODIES)}.", code="phase_not_found")
     req = model.model_validate(context.json_body())
     wait = _wait_seconds()  # validated before anything is queued
-    state = context.orchestrator().submit(phase, req)
+    state = context.orchestrator().submit(phase, req, run_owner())  # the caller's session, pseudonym, limits
     handoff = request.environ.get(HANDOFF)
     if wait is not None and handoff is not None:
         handoff(WaitStart(state, wait))  # the async gateway waits without holding a thread

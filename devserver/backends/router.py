@@ -130,6 +130,8 @@ class Router:
                 last = err
                 continue
             result.attempts = attempts
+            result.chat_request = {"model_ref": ref, "messages": [dict(m) for m in messages], "options": dict(options),
+                              "json_schema": dict(json_schema) if json_schema else None}
             return result
         raise self._exhausted(last, attempts, paused)
 

