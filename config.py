@@ -111,6 +111,8 @@ class Config:
     AVAILABILITY_CACHE_SECONDS: float = 15.0
     # safety
     DEFAULT_SAFETY_LEVEL: str = "youth"
+    # ask the Stage 3 model about every output, even a text the fast filter found clean (default: hybrid)
+    STAGE3_ALWAYS_VERIFY: bool = False
     # runs
     RUN_WORKERS: int = 4
     RUN_QUEUE_MAX: int = 100

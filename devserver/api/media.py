@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, send_file
 
 from devserver.api import context
 from devserver.api.openapi import MEDIA_MIMES, declare
+from devserver.engine.projection import project_status
 from devserver.errors import NotFound
 from devserver.recorder.run_id import require_run_id
 
@@ -31,7 +32,7 @@ def info(run_id: str):
 def run_media(run_id: str):
     """Return the run's status together with its media list (one call for a gallery view)."""
     run_id = require_run_id(run_id)
-    status = context.orchestrator().status(run_id)
+    status = project_status(context.orchestrator().status(run_id), context.audience())
     return jsonify({"run": status, "media": [o for o in status.get("outputs") or [] if o.get("file")]})
 
 

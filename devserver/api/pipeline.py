@@ -12,7 +12,7 @@ from devserver.api import context
 from devserver.api.event_frames import (HANDOFF, HEARTBEAT, OPENING, EventCursor, StreamCounter, WaitStart,
                                         sse)
 from devserver.api.openapi import declare
-from devserver.engine.context import public_view
+from devserver.engine.projection import project_item, project_run, project_status
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder.run_id import require_run_id
@@ -49,9 +49,9 @@ def start_phase(phase: str):
     state = context.orchestrator().submit(phase, req, run_owner())  # the caller's session, pseudonym, limits
     handoff = request.environ.get(HANDOFF)
     if wait is not None and handoff is not None:
-        handoff(WaitStart(state, wait))  # the async gateway waits without holding a thread
+        handoff(WaitStart(state, wait))  # the async gateway waits, then answers with the (projected) status route
     elif wait is not None:
-        return jsonify(context.orchestrator().wait(state.run_id, wait)), 200
+        return jsonify(project_status(context.orchestrator().wait(state.run_id, wait), context.audience())), 200
     return jsonify({"run_id": state.run_id, "status": state.status, "phase": phase,
                     "status_url": f"/api/pipeline/{state.run_id}/status",
                     "events_url": f"/api/pipeline/{state.run_id}/events"}), 202
@@ -60,20 +60,21 @@ def start_phase(phase: str):
 @bp.get("/pipeline/<run_id>/status")
 def status(run_id: str):
     """Return the run's status: stage, step, progress, queue position, texts, outputs, block or error."""
-    return jsonify(context.orchestrator().status(require_run_id(run_id)))
+    return jsonify(project_status(context.orchestrator().status(require_run_id(run_id)), context.audience()))
 
 
 @bp.post("/pipeline/<run_id>/cancel")
 def cancel(run_id: str):
     """Cancel a queued or running run (interrupts a running ComfyUI job)."""
-    return jsonify(context.orchestrator().cancel(require_run_id(run_id)))
+    return jsonify(project_status(context.orchestrator().cancel(require_run_id(run_id)), context.audience()))
 
 
 @bp.get("/pipeline/<run_id>/entities")
 def entities(run_id: str):
     """List the run's recorded items (texts inline, files by name)."""
     run_id = require_run_id(run_id)
-    return jsonify({"run_id": run_id, "entities": [public_view(i) for i in context.recorder().events(run_id)]})
+    return jsonify({"run_id": run_id,
+                    "entities": [project_item(i, context.audience()) for i in context.recorder().events(run_id)]})
 
 
 @bp.get("/pipeline/<run_id>/entity/<item_type>")
@@ -83,7 +84,16 @@ def entity(run_id: str, item_type: str):
     items = [i for i in context.recorder().events(run_id) if i.get("item_type") == item_type]
     if not items:
         raise NotFound(f"Run {run_id} has no {item_type!r} item.", code="entity_not_found")
-    return jsonify(public_view(items[-1]))
+    return jsonify(project_item(items[-1], context.audience()))
+
+
+@bp.get("/pipeline/<run_id>/journey")
+def journey(run_id: str):
+    """Return the run's journey for the student's journey page: its status and every item, projected."""
+    run_id = require_run_id(run_id)
+    document = {"run_id": run_id, "metadata": context.orchestrator().status(run_id),
+                "events": context.recorder().events(run_id)}
+    return jsonify(project_run(document, context.audience()))
 
 
 @bp.route("/pipeline/<path:rest>", methods=["GET", "POST"])
@@ -104,11 +114,15 @@ def events(run_id: str):
     except ValueError:
         raise ValidationFailed("Last-Event-ID must be an event sequence number.", code="invalid_event_id") from None
     state = orchestrator.get(run_id)
+    audience = context.audience()
     if state is None:  # only the folder is left (or NotFound): replay what was recorded, then end
-        return _event_response(_replay(orchestrator.status(run_id), run_id, after))
+        return _event_response(_replay(project_status(orchestrator.status(run_id), audience), run_id, after, audience))
     client, streams = request.remote_addr or "", current_app.extensions["devserver.streams"]
     streams.open(client)  # 429 beyond the per-client cap
-    cursor = EventCursor(state, after, on_close=lambda: streams.close(client))
+    # the live buffer holds student projections already (see PhaseContext.emit); project for this audience
+    cursor = EventCursor(state, after, view_item=lambda item: project_item(item, audience),
+                         view_status=lambda status: project_status(status, audience),
+                         on_close=lambda: streams.close(client))
     handoff = request.environ.get(HANDOFF)
     if handoff is not None:  # the async gateway streams it without holding a thread
         handoff(cursor)
@@ -130,9 +144,9 @@ def _event_response(body: Iterator[str]) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _replay(snapshot: dict[str, Any], run_id: str, after: int) -> Iterator[str]:
+def _replay(snapshot: dict[str, Any], run_id: str, after: int, audience: str) -> Iterator[str]:
     for item in context.recorder().events(run_id, after=after):
-        yield sse(item["item_type"], {"item": public_view(item), "status": snapshot}, item["sequence"])
+        yield sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot}, item["sequence"])
     yield sse("end", {"status": snapshot})
 
 

@@ -127,11 +127,12 @@ class RunState:
                                  "iterations": [], "result": None}
             self.touch(progress={"current": 0, "total": total})
 
-    def add_iteration(self, index: int, language: str | None, text: str, total: int) -> None:
-        """Append one (checked) interception iteration."""
+    def add_iteration(self, index: int, language: str | None, text: str, total: int,
+                      back_translation: str | None = None) -> None:
+        """Append one (checked) interception iteration (with its checked back-translation, if any)."""
         with self.cond:
-            self.interception["iterations"] = [*self.interception["iterations"],
-                                               {"index": index, "language": language, "text": text}]
+            self.interception["iterations"] = [*self.interception["iterations"], {
+                "index": index, "language": language, "text": text, "back_translation": back_translation}]
             self.touch(progress={"current": index, "total": total})
 
     def finish_interception(self, text: str) -> None:

@@ -21,10 +21,12 @@ _NAMED: dict[str, Callable[[str, str, Verifier], cp.Verdict]] = {
 class SafetyService:
     """Policy, verifier and messages of one app, with the server's default level."""
 
-    def __init__(self, verifier: Verifier, messages: MessageCatalog, default_level: str):
+    def __init__(self, verifier: Verifier, messages: MessageCatalog, default_level: str,
+                 stage3_always_verify: bool = False):
         self.verifier = verifier
         self.messages = messages
         self.default_level = effective_level(default_level, None)
+        self.stage3_always_verify = stage3_always_verify
 
     @property
     def policy(self) -> SafetyPolicy:
@@ -41,7 +43,7 @@ class SafetyService:
 
     def stage3(self, text: str, level: str) -> cp.Stage3Verdict:
         """Run Stage 3 on the exact text for one generator."""
-        return cp.check_stage3(text, level, self.verifier)
+        return cp.check_stage3(text, level, self.verifier, always_verify=self.stage3_always_verify)
 
     def message(self, verdict: cp.Verdict, lang: str) -> dict[str, Any] | None:
         """Return the student-facing message for a verdict (None when allowed)."""
@@ -58,4 +60,5 @@ def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = N
         conservative = any(ref.startswith("local/") for ref in judges)
     directory = directory or Path(config.SCHEMAS_DIR) / "safety"
     verifier = Verifier(load_policy(directory), chat, conservative)
-    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL)
+    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL,
+                         stage3_always_verify=config.STAGE3_ALWAYS_VERIFY)

@@ -33,7 +33,7 @@ def post_run(client, phase: str, body: dict, tries: int = 3) -> dict:
     raise AssertionError(f"{tries} runs in a row were blocked by the model's texts: {run['block']}")
 
 
-MODEL_CHECKPOINTS = ("translation", "interception", "optimization")
+MODEL_CHECKPOINTS = ("translation", "interception", "back_translation", "optimization")
 
 
 def run_folder(app, run_id: str) -> Path:
@@ -118,8 +118,10 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
     assert client.get(fresh["outputs"][0]["url"]).data == client.get(out["url"]).data
 
 
+@pytest.mark.timeout(900)  # up to twelve calls of the embedded model (each pass and its back-translation)
 def test_stillepost_records_every_iteration_with_its_language(app, client):
-    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"})
+    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"},
+                   wait="?wait=800")
     assert run["status"] == "succeeded", run
     iterations = run["interception"]["iterations"]
     cfg = client.get("/api/configs/stillepost").get_json()
