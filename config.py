@@ -115,6 +115,8 @@ class Config:
     STAGE3_ALWAYS_VERIFY: bool = False
     # runs
     RUN_WORKERS: int = 4
+    RUN_QUEUE_MAX: int = 100
+    EVENT_STREAMS_PER_CLIENT: int = 100
     # access: accounts, logins, workshop sessions, limits (see docs/SECURITY.md)
     DATA_DIR: Path | None = None  # accounts and sessions (SQLite) and the secret key; None → EXPORTS_DIR/data
     SECRET_KEY: str = field(default="", repr=False)  # signs cookies; empty → generated once into DATA_DIR

@@ -4,6 +4,7 @@
 #   ./run_tests.sh tests/unit   extra arguments go to pytest (the frontend suites still run)
 set -euo pipefail
 cd "$(dirname "$0")"
+trap 'echo "== run_tests.sh took $((SECONDS / 60)) min $((SECONDS % 60)) s"' EXIT
 scripts/setup.sh dev
 scripts/install_chromium.sh
 scripts/build_frontend.sh

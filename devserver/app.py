@@ -49,7 +49,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
     if interrupted:
         log.warning("%d run(s) left unfinished by the last shutdown are now marked interrupted", interrupted)
     safety = build_safety(cfg, router.chat)
-    orchestrator = Orchestrator(Services(catalog, router, safety, recorder, cfg), workers=cfg.RUN_WORKERS)
+    orchestrator = Orchestrator(Services(catalog, router, safety, recorder, cfg), workers=cfg.RUN_WORKERS,
+                                queue_max=cfg.RUN_QUEUE_MAX)
 
     app.extensions.update({
         "devserver.config": cfg, "devserver.version": VERSION, "devserver.catalog": catalog,

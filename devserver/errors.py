@@ -168,5 +168,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # at most 200 characters of the path: a hostile 20,000-character path must not flood the log
+        log.exception("unhandled error on %s %s", request.method, request.path[:200])
         return error_response(AppError("Something went wrong on the server. The error was logged."))

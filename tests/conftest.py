@@ -41,7 +41,8 @@ def make_app(tmp_path) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        settings = {"TESTING": True, "EXPORTS_DIR": tmp_path / f"exports{len(apps)}", **overrides}
+        # one llama.cpp thread: on a busy 2-core machine more threads spin against each other
+        settings = {"TESTING": True, "LOCAL_THREADS": 1, "EXPORTS_DIR": tmp_path / f"exports{len(apps)}", **overrides}
         apps.append(create_app(settings))
         apps[-1].test_client_class = CsrfClient
         return apps[-1]
@@ -136,3 +137,29 @@ def serve() -> Iterator[Callable[[Flask], str]]:
     for server, thread in servers:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve_async() -> Iterator[Callable[[Flask], str]]:
+    """Serve an app as production does (uvicorn + the async gateway) on 127.0.0.1; return its base URL."""
+    import uvicorn
+
+    from devserver.asgi import Gateway
+
+    servers = []
+
+    def start(app: Flask, threads: int = 8) -> str:
+        server = uvicorn.Server(uvicorn.Config(Gateway(app, threads), host="127.0.0.1", port=0, lifespan="off",
+                                               access_log=False, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:  # a state, not a sleep: uvicorn sets it once the socket listens
+            threading.Event().wait(0.01)
+        servers.append((server, thread))
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -6,6 +6,7 @@ from typing import Any
 from flask import Blueprint, jsonify, send_file
 
 from devserver.api import context
+from devserver.api.openapi import MEDIA_MIMES, declare
 from devserver.engine.projection import project_status
 from devserver.errors import NotFound
 from devserver.recorder.run_id import require_run_id
@@ -44,6 +45,7 @@ def media_unknown(rest: str):
 
 @bp.get("/<media_type>/<run_id>")
 @bp.get("/<media_type>/<run_id>/<int:index>")
+@declare(content=MEDIA_MIMES, enums={"media_type": MEDIA_TYPES})
 def media(media_type: str, run_id: str, index: int | None = None):
     """Serve one generated file; the type must match the record. Range requests work for audio/video."""
     run_id = require_run_id(run_id)

@@ -1,7 +1,6 @@
 """Pipeline endpoints: start phases (202 + run id), status, live events (SSE), entities, cancel."""
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any, Iterator
@@ -10,6 +9,9 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from devserver.access.control import run_owner
 from devserver.api import context
+from devserver.api.event_frames import (HANDOFF, HEARTBEAT, OPENING, EventCursor, StreamCounter, WaitStart,
+                                        sse)
+from devserver.api.openapi import declare
 from devserver.engine.projection import project_item, project_run, project_status
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.errors import NotFound, ValidationFailed
@@ -36,6 +38,7 @@ def _wait_seconds() -> float | None:
 
 
 @bp.post("/schema/pipeline/<phase>")
+@declare(body=PHASE_BODIES, enums={"phase": tuple(PHASE_BODIES)})
 def start_phase(phase: str):
     """Start a phase of a run (execute, stage2, optimize, generation) and return 202 with its run id."""
     model = PHASE_BODIES.get(phase)
@@ -44,7 +47,10 @@ def start_phase(phase: str):
     req = model.model_validate(context.json_body())
     wait = _wait_seconds()  # validated before anything is queued
     state = context.orchestrator().submit(phase, req, run_owner())  # the caller's session, pseudonym, limits
-    if wait is not None:
+    handoff = request.environ.get(HANDOFF)
+    if wait is not None and handoff is not None:
+        handoff(WaitStart(state, wait))  # the async gateway waits, then answers with the (projected) status route
+    elif wait is not None:
         return jsonify(project_status(context.orchestrator().wait(state.run_id, wait), context.audience())), 200
     return jsonify({"run_id": state.run_id, "status": state.status, "phase": phase,
                     "status_url": f"/api/pipeline/{state.run_id}/status",
@@ -97,6 +103,7 @@ def pipeline_unknown(rest: str):
 
 
 @bp.get("/pipeline/<run_id>/events")
+@declare(content=("text/event-stream",))
 def events(run_id: str):
     """Stream the run's events as server-sent events; `Last-Event-ID` resumes after a disconnect."""
     run_id = require_run_id(run_id)
@@ -107,43 +114,51 @@ def events(run_id: str):
     except ValueError:
         raise ValidationFailed("Last-Event-ID must be an event sequence number.", code="invalid_event_id") from None
     state = orchestrator.get(run_id)
-    if state is None:
-        orchestrator.status(run_id)  # NotFound for unknown runs
+    audience = context.audience()
+    if state is None:  # only the folder is left (or NotFound): replay what was recorded, then end
+        return _event_response(_replay(project_status(orchestrator.status(run_id), audience), run_id, after, audience))
+    client, streams = request.remote_addr or "", current_app.extensions["devserver.streams"]
+    streams.open(client)  # 429 beyond the per-client cap
+    # the live buffer holds student projections already (see PhaseContext.emit); project for this audience
+    cursor = EventCursor(state, after, view_item=lambda item: project_item(item, audience),
+                         view_status=lambda status: project_status(status, audience),
+                         on_close=lambda: streams.close(client))
+    handoff = request.environ.get(HANDOFF)
+    if handoff is not None:  # the async gateway streams it without holding a thread
+        handoff(cursor)
+        return _event_response(iter(()))
     heartbeat = current_app.extensions.get("devserver.sse_heartbeat", HEARTBEAT_SECONDS)
-    return Response(stream_with_context(_stream(orchestrator, run_id, after, heartbeat, context.audience())),
-                    mimetype="text/event-stream",
+    response = _event_response(stream_with_context(_stream(cursor, heartbeat)))
+    response.call_on_close(cursor.on_close)
+    return response
+
+
+@bp.record_once
+def _count_streams(setup) -> None:
+    cfg = setup.app.extensions["devserver.config"]
+    setup.app.extensions["devserver.streams"] = StreamCounter(cfg.EVENT_STREAMS_PER_CLIENT)
+
+
+def _event_response(body: Iterator[str]) -> Response:
+    return Response(body, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _replay(snapshot: dict[str, Any], run_id: str, after: int, audience: str) -> Iterator[str]:
+    for item in context.recorder().events(run_id, after=after):
+        yield sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot}, item["sequence"])
+    yield sse("end", {"status": snapshot})
 
 
-def _stream(orchestrator: Any, run_id: str, after: int, heartbeat: float, audience: str) -> Iterator[str]:
-    state = orchestrator.get(run_id)
-    if state is None:  # only the folder is left: replay what was recorded, then end
-        snapshot = project_status(orchestrator.status(run_id), audience)
-        for item in context.recorder().events(run_id, after=after):
-            yield _sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot},
-                       item["sequence"])
-        yield _sse("end", {"status": snapshot})
-        return
-    yield "retry: 2000\n\n"
-    last_beat, version = time.monotonic(), None
+def _stream(cursor: EventCursor, heartbeat: float) -> Iterator[str]:
+    yield OPENING
+    last_beat = time.monotonic()
     while True:
-        items = state.items_after(after)
-        snapshot = project_status(state.status_dict(), audience)
-        for item in items:  # the live buffer holds student projections already (see PhaseContext.emit)
-            after = item["sequence"]
-            yield _sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot}, after)
-        if not items and version is not None and snapshot["updated_at"] != version:
-            yield _sse("progress", {"status": snapshot})  # progress or queue changes carry no item
-        version = snapshot["updated_at"]
-        if state.terminal and not state.items_after(after):
-            yield _sse("end", {"status": project_status(state.status_dict(), audience)})
+        frames, done = cursor.step()
+        yield from frames
+        if done:
             return
         if time.monotonic() - last_beat >= heartbeat:
             last_beat = time.monotonic()
-            yield ": heartbeat\n\n"
-        state.wait(after, version, timeout=min(heartbeat, 1.0))
+            yield HEARTBEAT
+        cursor.state.wait(cursor.after, cursor.version or "", timeout=min(heartbeat, 1.0))

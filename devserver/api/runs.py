@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from config import SAFETY_LEVELS
 from devserver.access.control import control, principal
+from devserver.api.openapi import declare
 from devserver.api.context import audience
 from devserver.engine.projection import project_run
 from devserver.errors import NotFound, ValidationFailed
@@ -133,6 +134,7 @@ def _matching_ids(query: ExportQuery) -> tuple[list[str], int]:
 
 
 @bp.get("/export")
+@declare(content=("application/zip", "application/jsonl", "application/json", "text/csv", "application/xml"))
 def export_runs():
     """Download the matching runs: a ZIP with media (at most 500 per request), or a streamed text format."""
     query = ExportQuery.model_validate(request.args.to_dict())
@@ -152,6 +154,7 @@ def export_runs():
 
 
 @bp.get("/record.xsd")
+@declare(content=("application/xml",))
 def record_schema():
     """Return the XML Schema that every XML export validates against."""
     return send_file(XSD_PATH, mimetype="application/xml", max_age=3600)
@@ -164,6 +167,8 @@ def get_run(run_id: str):
 
 
 @bp.get("/<run_id>/export/<fmt>")
+@declare(content=("application/json", "application/jsonl", "text/csv", "application/zip", "application/xml",
+                  "application/pdf"), enums={"fmt": tuple(export.FORMATS)})
 def export_run(run_id: str, fmt: str):
     """Download one run as json, jsonl, csv, zip, xml, pdf or otel (OTLP/JSON)."""
     require_run_id(run_id)

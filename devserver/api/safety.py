@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from devserver.access.control import control, principal
 from devserver.api import context
+from devserver.api.openapi import declare
 from devserver.engine.projection import project_verdict
 
 bp = Blueprint("safety", __name__, url_prefix="/api/safety")
@@ -23,6 +24,7 @@ class CheckBody(BaseModel):
 
 
 @bp.post("/check")
+@declare(body=CheckBody)
 def check():
     """Check a text: the verdict (decision, category; terms and reasons only for staff) and the message."""
     body = CheckBody.model_validate(context.json_body())

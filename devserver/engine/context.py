@@ -52,7 +52,7 @@ class PhaseContext:
                                  stage_iteration=stage_iteration, loop_iteration=loop_iteration,
                                  metadata=metadata, file=file)
         if metadata and metadata.get("model_used"):
-            self.state.models.add(f"{metadata.get('backend')}/{metadata['model_used']}")
+            self.state.add_model(f"{metadata.get('backend')}/{metadata['model_used']}")
         # The live buffer feeds every SSE listener; it only ever holds the student projection, so no
         # stream can leak what a checkpoint withheld (staff read the full record).
         self.state.publish(project_item(item, "student"))
@@ -80,8 +80,6 @@ class PhaseContext:
     def persist(self) -> None:
         """Write the metadata snapshot (atomically, by the recorder)."""
         try:
-            self.record.update(**self.state.status_dict(), request_fingerprints=dict(self.state.fingerprints),
-                               current_fingerprint=self.state.current_fingerprint,
-                               generation_count=self.state.generation_count)
+            self.record.update(**self.state.record_fields())
         except Exception:
             log.exception("could not persist metadata for run %s", self.state.run_id)

@@ -3,7 +3,8 @@
     queued → running(stage, step, progress) → succeeded | blocked | failed | cancelled | interrupted
 
 `submit(phase, request)` validates references, creates or re-opens the run (a client-supplied run id
-makes a retried POST idempotent), and queues the phase on a bounded thread pool. Phases of one run
+makes a retried POST idempotent), records it, and queues the phase on a thread pool behind a bounded
+line (`RunQueue`: 429 when full, a visible queue position). Phases of one run
 execute one after another (a per-run lock); different runs share nothing. Live states are kept for
 recent runs; older runs are answered from their folders by the recorder.
 """
@@ -20,14 +21,14 @@ from typing import Any, Callable
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
-from devserver.engine.run_state import TERMINAL, OutputState, RunOwner, RunState
+from devserver.engine.run_queue import RunQueue
+from devserver.engine.run_state import RunOwner, RunState, restore
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
 
 log = logging.getLogger(__name__)
 LIVE_RUNS = 500
 RERUNNABLE = frozenset({"failed", "cancelled", "interrupted"})
-OUTPUT_FIELDS = frozenset(OutputState.__dataclass_fields__)
 
 
 @dataclass
@@ -60,8 +61,9 @@ class Services:
 class Orchestrator:
     """Runs of one app."""
 
-    def __init__(self, services: Services, workers: int = 4):
+    def __init__(self, services: Services, workers: int = 4, queue_max: int = 100):
         self.services = services
+        self._queue = RunQueue(queue_max)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
         self._runs: OrderedDict[str, RunState] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
@@ -86,22 +88,26 @@ class Orchestrator:
                     raise Conflict("This run is still working on its previous step; try again when it has "
                                    "finished.", code="run_busy",
                                    details={"run_id": run_id, "phase": state.phase, "status": state.status})
-                if owner is not None and owner.admit is not None:
-                    owner.admit(state, phase, req)
-                # a later phase may only make the level stricter, never looser
-                state.safety_level = self.services.safety.level(getattr(req, "safety_level", None),
-                                                                base=state.safety_level)
-            else:
-                if owner is not None and owner.admit is not None:
-                    owner.admit(None, phase, req)
+            if owner is not None and owner.admit is not None:
+                owner.admit(state, phase, req)  # None for a new run
+            self._queue.ensure_room()  # 429 before anything changes
+            if state is None:
                 state = self._new_state(run_id or str(uuid.uuid4()), req, owner)
-            state.fingerprints[fingerprint] = phase
-            state.current_fingerprint = fingerprint
-            state.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False,
-                        phase_count=state.phase_count + 1)
+            # a later phase may only make the level stricter, never looser
+            state.accept(phase, fingerprint, self.services.safety.level(getattr(req, "safety_level", None),
+                                                                        base=state.safety_level))
+            self._queue.admit(state)
             lock = self._locks.setdefault(state.run_id, threading.Lock())
+        self._record_submitted(state)
         self._executor.submit(self._run_phase, phase, req, state, lock)
         return state
+
+    def _record_submitted(self, state: RunState) -> None:
+        """Record the queued run before it waits, so a restart shows it `interrupted` (never a 404)."""
+        try:
+            self.services.recorder.open_run(state.run_id, state.record_fields())
+        except Exception:  # the worker tries again and ends the run in a clear state
+            log.exception("run %s: could not record it at submit", state.run_id)
 
     @staticmethod
     def _is_retry(state: RunState, phase: str, fingerprint: str) -> bool:
@@ -154,29 +160,13 @@ class Orchestrator:
         """Bring a finished run back from its folder so a later phase can continue it."""
         meta = self.services.recorder.metadata(run_id)
         # the stricter of the stored level and today's server default (a missing level counts as kids)
-        level = self.services.safety.level(meta.get("safety_level") or "kids")
-        state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=level,
-                         lang=meta.get("lang") or "de", input_text=meta.get("input_text") or "",
-                         context_prompt=meta.get("context_prompt"), session=meta.get("session"),
-                         student=meta.get("student"), phase_count=int(meta.get("phase_count") or 0))
-        state.status = meta.get("status", "interrupted")
-        if state.status not in TERMINAL:
-            state.status = "interrupted"
-        state.fingerprints.update(meta.get("request_fingerprints") or {})
-        state.current_fingerprint = meta.get("current_fingerprint")
-        state.generation_count = int(meta.get("generation_count") or 0)
-        state.models.update(meta.get("models") or [])
-        state.created_at = meta.get("created_at") or state.created_at
-        state.outputs = [OutputState(**{k: v for k, v in o.items() if k in OUTPUT_FIELDS})
-                         for o in meta.get("outputs") or [] if isinstance(o, dict)]
-        state.translation = meta.get("translation")
-        state.interception.update(meta.get("interception") or {})
-        state.optimizations.update(meta.get("optimizations") or {})
+        state = restore(run_id, meta, self.services.safety.level(meta.get("safety_level") or "kids"))
         self._remember(state)
         return state
 
     # -- execution --------------------------------------------------------------------------------
     def _run_phase(self, phase: str, req: Body, state: RunState, lock: threading.Lock) -> None:
+        self._queue.leave(state)
         with lock:
             try:
                 record = self.services.recorder.open_run(state.run_id, state.status_dict())
@@ -219,9 +209,8 @@ class Orchestrator:
         state = ctx.state
         # Held throughout: nobody may see the terminal status before it and its last item are on disk.
         with state.cond:
-            state.status, state.queue_position = status, None
-            if status != "succeeded":
-                state.progress = None
+            state.touch(status=status, queue_position=None,
+                        **({} if status == "succeeded" else {"progress": None}))
             ctx.persist()
             ctx.emit(item_type, stage=state.stage, metadata={"status": status, **metadata}, withheld=withheld)
 
@@ -258,6 +247,7 @@ class Orchestrator:
             raise Conflict("This run has already finished.", code="run_not_running",
                            details={"status": state.status})
         state.touch(cancel_requested=True)
+        self._queue.leave(state)  # it ends as cancelled as soon as a worker reaches it; nobody waits behind it
         ctx = self._cancels.get(run_id)
         if ctx is not None:
             ctx.cancel.cancel()

@@ -86,7 +86,7 @@ def block_for(ctx: PhaseContext, stage: str, name: str, verdict: Any) -> dict[st
 def notice(ctx: PhaseContext, stage: str, step: str, result: stages.TextStep) -> None:
     """Tell the student when the quality gate kept an earlier text instead of the model's answer."""
     if result.fallback:
-        ctx.state.touch(notices=[*ctx.state.notices, {"stage": stage, "step": step, "code": result.fallback}])
+        ctx.state.add_notice({"stage": stage, "step": step, "code": result.fallback})
 
 
 def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
@@ -125,9 +125,7 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
 
     ctx.enter("stage2", "interception")
     iterations = cfg.parameters.iterations or pipeline.iterations or 1
-    state.interception.update(task_instruction=chunk.task_instruction, context=context,
-                              input=translation.text, iterations=[], result=None)
-    state.touch(progress={"current": 0, "total": iterations})
+    state.begin_interception(chunk.task_instruction, context, translation.text, iterations)
 
     def on_iteration(index: int, step: stages.TextStep) -> None:
         item = {"stage_iteration": index, "file": ctx.entity(f"interception_{index}", step.text),
@@ -135,20 +133,17 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
         guard(ctx, "interception", step.text, "stage2", "interception_iteration", **item)
         # a pass in another language (Stille Post) is shown only once its back-translation passed too
         back = check_translated(ctx, "back_translation", step.text, "stage2", "interception_iteration", **item)
-        state.interception["iterations"].append({"index": index, "language": step.language, "text": step.text,
-                                                 "back_translation": back})
+        state.add_iteration(index, step.language, step.text, iterations, back_translation=back)
         if back is not None:
             item["metadata"] = {**item["metadata"], "back_translation": back}
         notice(ctx, "stage2", "interception", step)
-        state.touch(progress={"current": index, "total": iterations})
         ctx.emit("interception_iteration", stage="stage2", content=step.text, **item)
         ctx.check_cancel()
 
     outcome = stages.intercept(ctx.services.chat, chunk, context, translation.text, iterations=iterations,
                                languages=cfg.parameters.languages, temperature=cfg.parameters.temperature,
                                max_tokens=cfg.parameters.max_tokens, on_iteration=on_iteration)
-    state.interception["result"] = outcome.text
-    state.touch(stage="stage2", step="interception")
+    state.finish_interception(outcome.text)
     ctx.emit("interception_final", stage="stage2", content=outcome.text,
              file=ctx.entity("interception", outcome.text),
              metadata={"schema": cfg.id, "config_version": cfg.version, "iterations": len(outcome.iterations),
@@ -186,11 +181,9 @@ def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, t
     """Run the optimization step for one output and record it; return the optimized text."""
     chunk = ctx.services.catalog.chunk("optimize")
     assert isinstance(chunk, LlmChunk)
-    entry = {"instruction": output_chunk.optimization_instruction.get(ctx.state.lang)
-             if output_chunk.optimization_instruction else None, "input": text, "result": None,
-             "status": "running"}
-    ctx.state.optimizations[output_id] = entry
-    ctx.state.touch()
+    ctx.state.set_optimization(output_id, instruction=output_chunk.optimization_instruction.get(ctx.state.lang)
+                               if output_chunk.optimization_instruction else None, input=text, result=None,
+                               status="running")
     step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang)
     item = {"file": ctx.entity(f"optimization_{output_id}", step.text),
             "metadata": {"output_config": output_id, **step.record()}}
@@ -198,11 +191,10 @@ def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, t
         try:
             guard(ctx, "optimization", step.text, "stage2", "optimization_result", **item)
         except Blocked:
-            entry.update(status="blocked")
+            ctx.state.set_optimization(output_id, status="blocked")
             raise
-    entry.update(result=step.text, status="succeeded")
+    ctx.state.set_optimization(output_id, result=step.text, status="succeeded")
     notice(ctx, "stage2", f"optimization:{output_id}", step)
-    ctx.state.touch()
     ctx.emit("optimization_result", stage="stage2", content=step.text, **item)
     return step.text
 
@@ -216,32 +208,28 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
     if missing:  # never fall back to an unchecked or blocked earlier text
         raise ValidationFailed("There is no checked text to generate from: run the interception first or send "
                                "the prompt.", code="nothing_to_generate", details={"outputs": missing})
-    state.generation_count += 1
-    outputs = [OutputState(index=len(state.outputs) + i, output_config=oid, media_type=chunks[oid].media_type)
-               for i, oid in enumerate(req.output_configs)]
-    state.outputs.extend(outputs)
-    state.touch()
+    outputs = state.start_generation([(oid, chunks[oid].media_type) for oid in req.output_configs])
     for loop, out in enumerate(outputs, start=1):
         try:
             ctx.check_cancel()
             generate_one(ctx, req, out, chunks[out.output_config], loop)
         except Blocked as blocked:
-            out.status, out.block = "blocked", blocked.block
+            state.update_output(out, status="blocked", block=blocked.block)
             ctx.emit("stage3_blocked", stage="stage3", loop_iteration=loop,
                      metadata={"output_config": out.output_config, **blocked.block})
         except BackendError as err:  # interrupted in ComfyUI itself (or cancelled) is not a failure
-            out.status = "cancelled" if err.code == "cancelled" else "failed"
-            out.error = {"code": err.code, "message": err.message}
+            state.update_output(out, status="cancelled" if err.code == "cancelled" else "failed",
+                                error={"code": err.code, "message": err.message})
             ctx.emit("pipeline_error", stage="stage4", loop_iteration=loop, withheld=True,
                      metadata={"output_config": out.output_config, "code": err.code, "message": err.message,
                                "details": err.details})
         except BaseException:  # cancel or a bug: no output may stay "running" or "queued" forever
             final = "cancelled" if ctx.cancel.cancelled or state.cancel_requested else "failed"
             for rest in outputs[loop - 1:]:
-                rest.status = final
+                state.update_output(rest, status=final)
             raise
         finally:
-            out.queue_position = None
+            state.update_output(out, queue_position=None)
             state.touch(queue_position=None)
             ctx.persist()
     ctx.check_cancel()
@@ -273,7 +261,7 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
                  loop: int) -> None:
     """Stage 3 on the exact text for one output, then Stage 4; the file lands in the run folder."""
     state, services = ctx.state, ctx.services
-    out.status = "running"
+    state.update_output(out, status="running")
     text = final_text(ctx, req, out, chunk, loop)
 
     ctx.enter("stage3", "safety_check")
@@ -282,12 +270,12 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
              metadata={"checkpoint": "stage3", "output_config": out.output_config, **verdict.to_dict()})
     if verdict.decision != "allow":
         raise Blocked(block_for(ctx, "stage3", "stage3", verdict))
-    out.prompt, out.negative_prompt = verdict.positive_prompt, verdict.negative_prompt
+    state.update_output(out, prompt=verdict.positive_prompt, negative_prompt=verdict.negative_prompt)
 
     cfg = services.catalog.output(out.output_config)
     params = cfg.parameters
     seed = req.seed if req.seed is not None else (params.seed if params.seed_policy == "fixed" else None)
-    out.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    state.update_output(out, seed=seed if seed is not None else random.SystemRandom().randrange(2**31))
     job_id = str(uuid.uuid5(PROMPT_NAMESPACE, f"{state.run_id}:{state.generation_count}:{out.index}"))
     request = MediaRequest(prompt=out.prompt, negative_prompt=out.negative_prompt or "", seed=out.seed,
                            width=params.width, height=params.height, steps=params.steps, cfg=params.cfg,
@@ -297,11 +285,11 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     services.before_media(chunk)
 
     def on_progress(progress: Progress) -> None:
-        out.progress = {"current": progress.current, "total": progress.total}
+        state.update_output(out, progress={"current": progress.current, "total": progress.total})
         state.touch(progress=out.progress)
 
     def on_queue(position: int) -> None:
-        out.queue_position = position
+        state.update_output(out, queue_position=position)
         state.touch(queue_position=position)
 
     result = services.router.generate(chunk.backend, request, on_progress=on_progress, cancel=ctx.cancel,
@@ -311,14 +299,13 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
               media_type="code", loop_iteration=loop, metadata={"output_config": out.output_config})
     media = result.files[0]
     ext = EXTENSIONS.get(media.mime, media.name.rpartition(".")[2] or "bin")
-    out.file = ctx.entity(f"output_{chunk.media_type}", media.data, ext)
-    if out.file is None or not (ctx.record.folder / out.file).is_file():
+    file = ctx.entity(f"output_{chunk.media_type}", media.data, ext)
+    if file is None or not (ctx.record.folder / file).is_file():
         raise BackendError("The generated file could not be saved on the server.", code="storage_failed",
                            backend=chunk.backend)
-    out.mime, out.model, out.backend = media.mime, result.model_used, result.backend
-    out.url = f"/api/media/{chunk.media_type}/{state.run_id}/{out.index}"
-    out.status = "succeeded"
-    out.progress = out.progress or {"current": 1, "total": 1}
+    state.update_output(out, file=file, mime=media.mime, model=result.model_used, backend=result.backend,
+                        url=f"/api/media/{chunk.media_type}/{state.run_id}/{out.index}", status="succeeded",
+                        progress=out.progress or {"current": 1, "total": 1})
     ctx.emit(f"output_{chunk.media_type}", stage="stage4", media_type=chunk.media_type, loop_iteration=loop,
              file=out.file, metadata={"output_config": out.output_config, "index": out.index, "seed": out.seed,
                                       "prompt": out.prompt, "negative_prompt": out.negative_prompt,

@@ -1,9 +1,11 @@
 """The live state of one run: what the status endpoint shows and what server-sent events carry.
 
 One `RunState` per run, owned by the orchestrator. Each phase of the student's flow (stage2 →
-optimize → generation) works on the same state under the same run id. Every change goes through
-`publish(item)`, which stores the event and wakes the SSE listeners; `status()` builds the JSON the
-API returns. Nothing here is shared between runs.
+optimize → generation) works on the same state under the same run id. Request threads read it
+(`status_dict`, `items_after`, SSE) while a run worker changes it, so every change is a method that
+holds the state's lock and wakes the listeners: phases never poke its dicts and lists directly.
+Events go through `publish(item)`; `status_dict()` builds the JSON the API returns. Nothing here is
+shared between runs.
 """
 from __future__ import annotations
 
@@ -81,6 +83,7 @@ class RunState:
     cancel_requested: bool = False
     models: set[str] = field(default_factory=set)  # "backend/model" actually used, for the index
     notices: list[dict[str, str]] = field(default_factory=list)  # the quality gate kept an earlier text
+    listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def terminal(self) -> bool:
@@ -92,7 +95,93 @@ class RunState:
             for key, value in changes.items():
                 setattr(self, key, value)
             self.updated_at = now_iso()
-            self.cond.notify_all()
+            self._wake()
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (quickly, from the changing thread) after every change; async streams use it."""
+        with self.cond:
+            self.listeners = [*self.listeners, listener]
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        """Stop calling a listener."""
+        with self.cond:
+            self.listeners = [fn for fn in self.listeners if fn is not listener]
+
+    def _wake(self) -> None:
+        self.cond.notify_all()
+        for listener in self.listeners:
+            listener()
+
+    def accept(self, phase: str, fingerprint: str, safety_level: str) -> None:
+        """Queue a new phase of this run (the request's fingerprint recognises a retried POST)."""
+        with self.cond:
+            self.safety_level = safety_level
+            self.fingerprints[fingerprint] = phase
+            self.current_fingerprint = fingerprint
+            self.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False,
+                       phase_count=self.phase_count + 1)
+
+    def begin_interception(self, task_instruction: str, context: str, text: str, total: int) -> None:
+        """Show the three parts of the interception before its first iteration."""
+        with self.cond:
+            self.interception = {"task_instruction": task_instruction, "context": context, "input": text,
+                                 "iterations": [], "result": None}
+            self.touch(progress={"current": 0, "total": total})
+
+    def add_iteration(self, index: int, language: str | None, text: str, total: int,
+                      back_translation: str | None = None) -> None:
+        """Append one (checked) interception iteration (with its checked back-translation, if any)."""
+        with self.cond:
+            self.interception["iterations"] = [*self.interception["iterations"], {
+                "index": index, "language": language, "text": text, "back_translation": back_translation}]
+            self.touch(progress={"current": index, "total": total})
+
+    def add_notice(self, notice: dict[str, str]) -> None:
+        """Tell the student that the quality gate kept an earlier text (shown with the step)."""
+        with self.cond:
+            self.notices = [*self.notices, notice]
+            self.touch()
+
+    def finish_interception(self, text: str) -> None:
+        """Store the interception's final text."""
+        with self.cond:
+            self.interception = {**self.interception, "result": text}
+            self.touch(stage="stage2", step="interception")
+
+    def set_optimization(self, output_id: str, **fields: Any) -> None:
+        """Create or update the optimization entry of one output."""
+        with self.cond:
+            self.optimizations = {**self.optimizations,
+                                  output_id: {**self.optimizations.get(output_id, {}), **fields}}
+            self.touch()
+
+    def start_generation(self, chosen: list[tuple[str, str]]) -> list[OutputState]:
+        """Add one queued output per (output_config, media_type) and count the generation."""
+        with self.cond:
+            self.generation_count += 1
+            outputs = [OutputState(index=len(self.outputs) + i, output_config=oid, media_type=media)
+                       for i, (oid, media) in enumerate(chosen)]
+            self.outputs = [*self.outputs, *outputs]
+            self.touch()
+            return outputs
+
+    def update_output(self, out: OutputState, **fields: Any) -> None:
+        """Change fields of one output together (a reader never sees half an update)."""
+        with self.cond:
+            for key, value in fields.items():
+                setattr(out, key, value)
+            self.touch()
+
+    def add_model(self, ref: str) -> None:
+        """Note a `backend/model` the run actually used."""
+        with self.cond:
+            self.models = self.models | {ref}
+
+    def record_fields(self) -> dict[str, Any]:
+        """Return the metadata snapshot the recorder stores (status plus what a restart needs)."""
+        with self.cond:
+            return {**self.status_dict(), "request_fingerprints": dict(self.fingerprints),
+                    "current_fingerprint": self.current_fingerprint, "generation_count": self.generation_count}
 
     def publish(self, item: dict[str, Any]) -> None:
         """Store an event item (already numbered by the recorder) and wake every listener."""
@@ -101,7 +190,7 @@ class RunState:
             if len(self.items) > MAX_LIVE_ITEMS:
                 del self.items[: len(self.items) - MAX_LIVE_ITEMS]
             self.updated_at = now_iso()
-            self.cond.notify_all()
+            self._wake()
 
     def items_after(self, sequence: int) -> list[dict[str, Any]]:
         with self.cond:
@@ -129,6 +218,30 @@ class RunState:
                 "created_at": self.created_at, "updated_at": self.updated_at,
                 "notices": _copy(self.notices),
             }
+
+
+def restore(run_id: str, meta: dict[str, Any], safety_level: str) -> RunState:
+    """Rebuild a run's state from its metadata snapshot (a run left unfinished counts as interrupted)."""
+    state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=safety_level,
+                     lang=meta.get("lang") or "de", input_text=meta.get("input_text") or "",
+                     context_prompt=meta.get("context_prompt"), session=meta.get("session"),
+                     student=meta.get("student"), phase_count=int(meta.get("phase_count") or 0))
+    status = meta.get("status", "interrupted")
+    state.status = status if status in TERMINAL else "interrupted"
+    state.fingerprints.update(meta.get("request_fingerprints") or {})
+    state.current_fingerprint = meta.get("current_fingerprint")
+    state.generation_count = int(meta.get("generation_count") or 0)
+    state.models.update(meta.get("models") or [])
+    state.created_at = meta.get("created_at") or state.created_at
+    state.outputs = [OutputState(**{k: v for k, v in o.items() if k in OUTPUT_FIELDS})
+                     for o in meta.get("outputs") or [] if isinstance(o, dict)]
+    state.translation = meta.get("translation")
+    state.interception.update(meta.get("interception") or {})
+    state.optimizations.update(meta.get("optimizations") or {})
+    return state
+
+
+OUTPUT_FIELDS = frozenset(OutputState.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

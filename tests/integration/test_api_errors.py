@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from devserver.engine.requests import RULES_MAX, TEXT_MAX
+from tests.waiting import finished
 
 BLOCKED_TEXT = "eine Fahne mit H4kenkr3uz"  # stopped by the §86a term list before any model call
 PHASE_BODIES = {
@@ -64,9 +65,9 @@ def blocked_run(client, **extra) -> dict:
 
 
 def sketch_run(client) -> dict:
-    r = client.post("/api/schema/pipeline/generation?wait=30", json={
+    r = client.post("/api/schema/pipeline/generation", json={
         "output_config": "sketch_offline", "prompt": "a red circle next to a blue square", "seed": 7, "lang": "en"})
-    run = r.get_json()
+    run = finished(client, r.get_json()["run_id"])
     assert run["status"] == "succeeded", run
     return run
 

@@ -12,17 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import finished
+
 pytestmark = pytest.mark.slow
 WAIT = "?wait=180"
 
 
-def post_run(client, phase: str, body: dict, tries: int = 3, wait: str = WAIT) -> dict:
+def post_run(client, phase: str, body: dict, tries: int = 3) -> dict:
     """POST a phase and wait for it; a fresh run if the real model's random text was (rightly) blocked.
 
     The embedded model writes unpredictable text; now and then it contains a §86a number code and a
     checkpoint blocks it. That is the safety layer working, not what these tests are about."""
     for _ in range(tries):
-        run = client.post(f"/api/schema/pipeline/{phase}{wait}", json=body).get_json()
+        started = client.post(f"/api/schema/pipeline/{phase}", json=body)
+        assert started.status_code == 202, started.get_json()
+        run = finished(client, started.get_json()["run_id"])  # the state, not a fixed wait
         block = run.get("block") or {}
         if not (run["status"] == "blocked" and block.get("checkpoint") in MODEL_CHECKPOINTS):
             return run
@@ -56,6 +60,7 @@ def test_execute_runs_all_four_stages_and_stores_the_image(app, client):
     assert output["status"] == "succeeded" and output["negative_prompt"]
     media = client.get(output["url"])
     assert media.status_code == 200 and media.mimetype == "image/png" and media.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert media.cache_control.private and not media.cache_control.public  # never in a shared cache
     folder = run_folder(app, run["run_id"])
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["status"] == "succeeded" and meta["outputs"][0]["file"] == output["file"]

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes.comfyui_fake import FakeComfyUI
+from tests.waiting import until
 
 SD35_MODELS = ("sd3.5_large.safetensors", "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors")
 
@@ -136,7 +137,7 @@ def test_cancel_interrupts_the_running_comfyui_job(live, comfy):
     comfy.hang = True
     run_id = start_generation(base, "a job that never ends")
     wait_status(base, run_id, lambda s: s["stage"] == "stage4" and s["outputs"][0]["status"] == "running")
-    time.sleep(0.3)  # let the job reach ComfyUI
+    until(lambda: any(r.path == "/prompt" and r.method == "POST" for r in comfy.requests), "the job reached ComfyUI")
     r = httpx.post(f"{base}/api/pipeline/{run_id}/cancel")
     assert r.status_code == 200
     status = wait_status(base, run_id, lambda s: s["status"] not in ("queued", "running"), timeout=20)

@@ -86,7 +86,7 @@ def test_document_passes_the_openapi_spec_validator(document):
 def test_every_api_route_is_listed_with_its_methods(app, document):
     expected: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/"):
+        if rule.rule.startswith("/api/") and "<path:" not in rule.rule:  # catch-alls are not operations
             expected.setdefault(route_template(rule.rule), set()).update(
                 m.lower() for m in (rule.methods or set()) - IGNORED_METHODS)
     listed = {path: set(item) for path, item in document["paths"].items()}
@@ -125,6 +125,38 @@ def test_pipeline_post_documents_the_four_request_bodies(document):
     wait = [p for p in op["parameters"] if p["name"] == "wait"]
     assert wait and wait[0]["in"] == "query" and wait[0]["required"] is False
     assert "202" in op["responses"]
+
+
+def test_catch_all_error_routes_are_not_operations(document):
+    assert not [path for path in document["paths"] if "{rest}" in path]
+
+
+def test_path_parameters_with_fixed_values_are_enums(document):
+    def enum(path: str, name: str) -> list[str]:
+        op = next(iter(document["paths"][path].values()))
+        return next(p["schema"]["enum"] for p in op["parameters"] if p["name"] == name)
+
+    assert set(enum("/api/schema/pipeline/{phase}", "phase")) == {"execute", "stage2", "optimize", "generation"}
+    assert "image" in enum("/api/media/{media_type}/{run_id}", "media_type")
+    assert set(enum("/api/runs/{run_id}/export/{fmt}", "fmt")) >= {"json", "csv", "zip"}
+
+
+def test_the_safety_check_declares_its_body(document):
+    safety = document["paths"]["/api/safety/check"]["post"]
+    schema = resolve(document, safety["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    assert "text" in schema["required"]
+    assert "requestBody" in document["paths"]["/api/schema/pipeline/{phase}"]["post"]
+
+
+def test_downloads_declare_their_real_content_types(document):
+    def content(path: str) -> set[str]:
+        return set(document["paths"][path]["get"]["responses"]["200"]["content"])
+
+    assert content("/api/pipeline/{run_id}/events") == {"text/event-stream"}
+    assert {"application/zip", "text/csv", "application/jsonl"} <= content("/api/runs/export")
+    assert {"application/zip", "text/csv", "application/json", "application/pdf"} <= content(
+        "/api/runs/{run_id}/export/{fmt}")
+    assert {"image/png", "audio/mpeg", "video/mp4"} <= content("/api/media/{media_type}/{run_id}/{index}")
 
 
 def test_access_routes_are_listed_with_their_bodies_and_who_may_call_them(document):
