@@ -27,6 +27,7 @@ def health():
                    "verification": "conservative" if verifier.conservative else "llm",
                    "verify_model": context.config().model_for("SAFETY_VERIFY_MODEL"),
                    "note": ("The embedded model is not trusted as a safety judge: ambiguous texts are blocked "
-                            "for kids and youth." if verifier.conservative else "")},
+                            "for kids and youth." if verifier.conservative else ""),
+                   "images": context.safety().image_status()},
         "backends": backends,
     })

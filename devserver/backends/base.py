@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 from devserver.errors import BackendError
 
-Message = Mapping[str, str]  # {"role": "system|user|assistant", "content": "..."}
+Message = Mapping[str, Any]  # {"role": "system|user|assistant", "content": "...", "images"?: [bytes, ...]}
 TokenCallback = Callable[[str], None]
 SECRET_WORDS = frozenset({"authorization", "password", "passwd", "secret", "apikey", "bearer", "cookie"})
 
@@ -71,13 +71,17 @@ class ChatResult:
     ids: dict[str, str] = field(default_factory=dict)
     finish_reason: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = None  # per answer token {token, logprob, top_logprobs}, when asked for
 
     def record(self) -> dict[str, Any]:
         """Return the JSON-safe metadata for the run record (without the text)."""
-        return {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
-                "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
-                "usage": self.usage, "cost": self.cost, "ids": self.ids, "finish_reason": self.finish_reason,
-                "attempts": self.attempts}
+        out = {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
+               "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
+               "usage": self.usage, "cost": self.cost, "ids": self.ids, "finish_reason": self.finish_reason,
+               "attempts": self.attempts}
+        if self.logprobs is not None:
+            out["logprobs"] = self.logprobs
+        return out
 
 
 @dataclass
@@ -179,7 +183,10 @@ class LlmBackend(Backend):
 
     def chat(self, messages: Sequence[Message], model: str, options: Mapping[str, Any],
              json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
-        """Send a chat; return the answer, constrained to `json_schema` when one is given."""
+        """Send a chat; return the answer, constrained to `json_schema` when one is given.
+
+        A message may carry `images` (raw bytes of PNG/JPEG pictures) for vision models; a backend
+        without vision sends them in its API's own way or fails with a BackendError."""
         raise NotImplementedError
 
     def unload(self, model: str) -> None:

@@ -3,6 +3,8 @@
 Our option names map to Ollama's (`max_tokens` → `options.num_predict`); `keep_alive` and `think`
 travel at the top level; the JSON Schema of a structured answer goes into `format`. Everything sent
 is recorded in `ChatResult.parameters`, options Ollama cannot take are recorded as `ignored`.
+`logprobs`/`top_logprobs` (guard models) travel at the top level too and come back per token in
+`ChatResult.logprobs`; a message's `images` (raw bytes) go out base64-encoded as Ollama expects.
 
 A stream can fail after HTTP 200 with an `{"error": ...}` line and no `done`; the client raises on
 that line, and a stream that ends (or trickles past the timeout) without `done: true` is a bad
@@ -24,7 +26,7 @@ from devserver.errors import BackendBadResponse, BackendError, BackendRateLimite
 
 OPTION_NAMES = {"temperature": "temperature", "seed": "seed", "max_tokens": "num_predict", "top_p": "top_p",
                 "top_k": "top_k", "num_ctx": "num_ctx", "stop": "stop", "repeat_penalty": "repeat_penalty"}
-TOP_LEVEL = ("keep_alive", "think")
+TOP_LEVEL = ("keep_alive", "think", "logprobs", "top_logprobs")
 DURATIONS = {"load_ms": "load_duration", "prompt_eval_ms": "prompt_eval_duration", "eval_ms": "eval_duration",
              "total_ms": "total_duration"}
 
@@ -39,7 +41,7 @@ class OllamaBackend(LlmBackend):
 
     backend_id = "ollama"
     display_name = "Ollama"
-    capabilities = frozenset({"chat", "json_schema", "unload"})
+    capabilities = frozenset({"chat", "json_schema", "unload", "vision"})
     default_concurrency = 2
 
     def __init__(self, url: str, timeout: float = 120.0) -> None:
@@ -152,7 +154,7 @@ class OllamaBackend(LlmBackend):
         if ignored:
             parameters["ignored"] = ignored
         started = time.perf_counter()
-        pieces, final = self._stream(client, model, messages, sent, top, on_token)
+        pieces, final, logprobs = self._stream(client, model, messages, sent, top, on_token)
         text = "".join(pieces)
         if json_schema is not None:
             try:
@@ -168,24 +170,28 @@ class OllamaBackend(LlmBackend):
         digest = self._digest(model)
         return ChatResult(text=text, backend=self.backend_id, model_requested=model, model_used=final.model or model,
                           parameters=scrub(parameters), duration_ms=(time.perf_counter() - started) * 1000,
-                          usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason)
+                          usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason,
+                          logprobs=logprobs if top.get("logprobs") else None)
 
     def _stream(self, client: ollama.Client, model: str, messages: Sequence[Message], sent: dict[str, Any],
-                top: dict[str, Any], on_token: TokenCallback | None) -> tuple[list[str], ollama.ChatResponse]:
-        """Read the NDJSON stream to its `done` line within the timeout; return the pieces and that line."""
+                top: dict[str, Any], on_token: TokenCallback | None
+                ) -> tuple[list[str], ollama.ChatResponse, list[dict[str, Any]]]:
+        """Read the NDJSON stream to its `done` line within the timeout; return the pieces, that line, logprobs."""
         deadline = time.monotonic() + self.timeout
         pieces: list[str] = []
+        logprobs: list[dict[str, Any]] = []
         with self._translated(model):
             stream = client.chat(model=model, messages=[dict(m) for m in messages], stream=True,
                                  options=sent or None, **top)
             try:
                 for part in stream:
+                    logprobs.extend(lp.model_dump() for lp in part.logprobs or ())
                     if part.message.content:
                         pieces.append(part.message.content)
                         if on_token:
                             on_token(part.message.content)
                     if part.done:
-                        return pieces, part
+                        return pieces, part, logprobs
                     if time.monotonic() > deadline:
                         raise BackendTimeout(f"Ollama did not finish within {self.timeout:g} s",
                                              backend=self.backend_id, retryable=True)

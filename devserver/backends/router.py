@@ -104,9 +104,13 @@ class Router:
         return self.chat_model(self._model_for(role), messages, options, json_schema, on_token)
 
     def chat_model(self, model_ref: str, messages: Sequence[Message], options: Mapping[str, Any],
-                   json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
-        """Send a chat to an explicit `provider/model`, falling back along LLM_FALLBACKS."""
-        chain = list(dict.fromkeys([model_ref, *self._config.LLM_FALLBACKS]))
+                   json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None,
+                   fallback: bool = True) -> ChatResult:
+        """Send a chat to an explicit `provider/model`, falling back along LLM_FALLBACKS unless `fallback` is off.
+
+        Calls only one special model can answer (a picture for a vision model) turn the chain off: a text
+        model further down would answer without having seen the picture."""
+        chain = list(dict.fromkeys([model_ref, *(self._config.LLM_FALLBACKS if fallback else ())]))
         attempts: list[dict[str, Any]] = []
         paused: list[str] = []
         last: AppError | None = None

@@ -18,6 +18,7 @@ from typing import Any
 from devserver.backends.base import MediaRequest, Progress
 from devserver.engine import stages
 from devserver.engine.context import Blocked, PhaseContext
+from devserver.engine.image_gate import screen_image
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.engine.run_state import OutputState
 from devserver.errors import BackendError, ValidationFailed
@@ -274,6 +275,7 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     if out.file is None or not (ctx.record.folder / out.file).is_file():
         raise BackendError("The generated file could not be saved on the server.", code="storage_failed",
                            backend=chunk.backend)
+    screen_image(ctx, out, chunk, result, loop)  # kids/youth never see a picture that failed its check
     out.mime, out.model, out.backend = media.mime, result.model_used, result.backend
     out.url = f"/api/media/{chunk.media_type}/{state.run_id}/{out.index}"
     out.status = "succeeded"

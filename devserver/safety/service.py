@@ -5,10 +5,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from devserver.safety import checkpoint as cp
+from devserver.safety.guard import guard_format
+from devserver.safety.image_check import ImageChecker, SeeFn
 from devserver.safety.levels import effective_level
-from devserver.safety.messages import MessageCatalog, load_messages, message_for
+from devserver.safety.messages import IMAGE_UNCHECKED, IMAGE_WITHHELD, MessageCatalog, load_messages, message_for
 from devserver.safety.policy import SafetyPolicy, load_policy
-from devserver.safety.verifier import VERIFY_ROLE, ChatFn, Verifier
+from devserver.safety.verifier import STAGE3_ROLE, VERIFY_ROLE, ChatFn, Verifier
 
 # Checkpoints with their own function; every other name (input, rules, user_edit, ...) is checked as text.
 _NAMED: dict[str, Callable[[str, str, Verifier], cp.Verdict]] = {
@@ -21,10 +23,12 @@ _NAMED: dict[str, Callable[[str, str, Verifier], cp.Verdict]] = {
 class SafetyService:
     """Policy, verifier and messages of one app, with the server's default level."""
 
-    def __init__(self, verifier: Verifier, messages: MessageCatalog, default_level: str):
+    def __init__(self, verifier: Verifier, messages: MessageCatalog, default_level: str,
+                 images: ImageChecker | None = None):
         self.verifier = verifier
         self.messages = messages
         self.default_level = effective_level(default_level, None)
+        self.images = images or ImageChecker(verifier.policy, None, "")
 
     @property
     def policy(self) -> SafetyPolicy:
@@ -47,15 +51,36 @@ class SafetyService:
         """Return the student-facing message for a verdict (None when allowed)."""
         return message_for(verdict, lang, self.messages)
 
+    def check_image(self, data: bytes, level: str) -> cp.Verdict | None:
+        """Check a generated picture with the vision model; None when pictures are not checked."""
+        return self.images.check(data, level)
+
+    def image_message(self, verdict: cp.Verdict, lang: str) -> dict[str, Any]:
+        """Return the student-facing message for a withheld picture (it says nothing about what it showed)."""
+        return self.messages.get(IMAGE_UNCHECKED if verdict.method == "unchecked" else IMAGE_WITHHELD, lang)
+
+    def image_status(self) -> dict[str, Any]:
+        """Tell whether generated pictures are checked, and by which model (for health and the teacher view)."""
+        if self.images.configured:
+            return {"checked": True, "model": self.images.model_ref,
+                    "note": "Every generated picture is checked before kids or youth see it."}
+        return {"checked": False, "model": None,
+                "note": "Generated pictures are NOT checked: set IMAGE_CHECK_MODEL to a vision model to check them."}
+
 
 def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = None,
-                 directory: Path | None = None) -> SafetyService:
-    """Load the lists and messages once and wire the verifier to the router's chat.
+                 directory: Path | None = None, see: SeeFn | None = None) -> SafetyService:
+    """Load the lists and messages once and wire the verifier to the router's chat (`see`: the image check's).
 
-    `conservative` defaults to whether a judge (verify or Stage 3 model, or a fallback) is `local/...`."""
+    `conservative` defaults to whether a judge (verify or Stage 3 model, or a fallback) is `local/...`.
+    A role served by a guard model (Llama Guard, ShieldGemma) is asked in the guard's own format."""
     if conservative is None:  # any judge that may answer (role or fallback) being the tiny model decides
         judges = [config.model_for(VERIFY_ROLE), config.model_for("STAGE3_MODEL"), *config.LLM_FALLBACKS]
         conservative = any(ref.startswith("local/") for ref in judges)
     directory = directory or Path(config.SCHEMAS_DIR) / "safety"
-    verifier = Verifier(load_policy(directory), chat, conservative)
-    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL)
+    guards = {role: fmt for role in (VERIFY_ROLE, STAGE3_ROLE) if (fmt := guard_format(config.model_for(role)))}
+    policy = load_policy(directory)
+    verifier = Verifier(policy, chat, conservative, guards=guards, keep_alive=config.SAFETY_KEEP_ALIVE)
+    images = ImageChecker(policy, see, config.IMAGE_CHECK_MODEL, config.IMAGE_CHECK_MAX_SIDE,
+                          keep_alive=config.SAFETY_KEEP_ALIVE)
+    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL, images)

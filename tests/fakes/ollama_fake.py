@@ -6,6 +6,12 @@ canned JSON object), `options.num_predict` (cuts the answer, `done_reason: "leng
 `keep_alive` (empty `messages` load or, with keep_alive 0, unload the model; `/api/ps` shows what
 is loaded). `/api/tags` lists the installed models with digests; `/api/version` the version.
 
+Guard and vision models answer in their own formats (see `tests/fakes/vision.py`): a model whose
+name starts with `llama-guard` answers `safe` / `unsafe\nS10`, one starting with `shieldgemma` answers
+`Yes` / `No` (with first-token `logprobs` when asked), both decided by a marker in the last user
+turn. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and,
+with `format` set, judged by the pictures: unsafe when a picture's pixel digest is in `unsafe_images`.
+
 Failure modes — set `fake.mode`:
   ok                answer normally
   slow              say nothing for `delay` seconds before the head
@@ -28,6 +34,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.fakes.server import FakeApp, Reply, Request
+from tests.fakes.vision import (decode_b64, image_verdict, llama_guard_answer, pixel_digest, shieldgemma_answer,
+                                shieldgemma_logprobs)
 
 VERSION = "0.12.6"
 ZERO_KEEP_ALIVE = (0, "0", "0s", "0m")
@@ -63,6 +71,9 @@ class OllamaFake(FakeApp):
         self.trickle_interval = 0.2
         self.answer = "A small red boat sails across the calm blue sea at dawn."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
+        self.unsafe_images: set[str] = set()  # pixel digests (tests.fakes.vision.pixel_digest) a vision model flags
+        self.images_seen: list[bytes] = []
+        self.vision_answer: dict[str, Any] | None = None  # answer pictures with this instead of judging them
 
     def chat_bodies(self) -> list[dict[str, Any]]:
         """Return the JSON bodies of every /api/chat request received."""
@@ -88,7 +99,17 @@ class OllamaFake(FakeApp):
         self._keep(name, unload)
         if not body.get("messages"):
             return self._load(body, unload, reply)
-        self._answer(body, reply)
+        try:
+            images = [decode_b64(i) for m in body["messages"] for i in m.get("images") or ()]
+        except ValueError:
+            return reply.json(400, {"error": "illegal base64 data at input byte 0"})
+        try:
+            for image in images:
+                pixel_digest(image)
+        except ValueError:
+            return reply.json(400, {"error": "failed to process inputs: image: unknown format"})
+        self.images_seen.extend(images)
+        self._answer(body, reply, images)
 
     def _keep(self, name: str, unload: bool) -> None:
         """Track what /api/ps shows: keep_alive 0 unloads the model, anything else keeps it loaded."""
@@ -107,9 +128,28 @@ class OllamaFake(FakeApp):
             return reply.end_stream()
         reply.json(200, line)
 
-    def _answer(self, body: dict[str, Any], reply: Reply) -> None:
+    def _reply(self, body: dict[str, Any], images: list[bytes]) -> tuple[str, list[dict[str, Any]] | None]:
+        """Return the answer text for a chat (and first-token logprobs where the model and request have them)."""
+        name = body["model"].rsplit("/", 1)[-1]
+        said = next((str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+        if name.startswith("llama-guard"):
+            return llama_guard_answer(said), None
+        if name.startswith("shieldgemma"):
+            answer = shieldgemma_answer(said)
+            top = body.get("top_logprobs") or 0
+            if not body.get("logprobs"):
+                return answer, None
+            if answer not in ("Yes", "No"):
+                only = {"token": answer, "logprob": -0.1}
+                return answer, [{**only, "top_logprobs": [only]}]
+            return answer, shieldgemma_logprobs(answer, top)
+        if images and body.get("format"):
+            return json.dumps(self.vision_answer or image_verdict(images, self.unsafe_images)), None
+        return (json.dumps(self.json_answer) if body.get("format") else self.answer), None
+
+    def _answer(self, body: dict[str, Any], reply: Reply, images: list[bytes]) -> None:
         """Answer a chat: canned text (or JSON when `format` is set), cut at num_predict."""
-        text = json.dumps(self.json_answer) if body.get("format") else self.answer
+        text, logprobs = self._reply(body, images)
         pieces = re.findall(r"\S+\s*", text)
         limit = (body.get("options") or {}).get("num_predict")
         reason = "stop"
@@ -121,13 +161,17 @@ class OllamaFake(FakeApp):
                  **FINAL_TIMINGS}
         if body.get("stream", True) is False:
             final["message"]["content"] = "".join(pieces)
+            if logprobs is not None:
+                final["logprobs"] = logprobs
             return reply.json(200, final)
         reply.start_stream(200, "application/x-ndjson")
         for index, piece in enumerate(itertools.repeat("more ") if self.mode == "trickle" else pieces):
             if index == 2 and self._broken_stream(reply):
                 return
-            line = {"model": body["model"], "created_at": _now(), "message": {"role": "assistant", "content": piece},
-                    "done": False}
+            line: dict[str, Any] = {"model": body["model"], "created_at": _now(),
+                                    "message": {"role": "assistant", "content": piece}, "done": False}
+            if index == 0 and logprobs is not None:
+                line["logprobs"] = logprobs
             reply.chunk(json.dumps(line).encode() + b"\n")
             if self.mode == "trickle":
                 self.sleep(self.trickle_interval)

@@ -1,0 +1,65 @@
+"""What the fake vision and guard models "see": pictures recognised by their pixels, texts by markers.
+
+A fake vision model judges a picture unsafe when its pixel digest is in the fake's `unsafe_images`
+(tests register the digest of a picture the sketch backend will render, so the same PNG, even
+re-encoded, is recognised). A fake guard model finds its verdict in the text it classifies:
+`unsafe-S10` (Llama Guard codes, comma-separated: `unsafe-S1,S10`) makes it say unsafe,
+`garbage-answer` makes it answer outside its format, anything else is safe.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+from typing import Any
+
+from PIL import Image
+
+UNSAFE_MARKER = re.compile(r"unsafe-(S\d+(?:,S\d+)*)")
+GARBAGE_MARKER = "garbage-answer"
+
+
+def pixel_digest(data: bytes) -> str:
+    """Return a digest of a picture's RGB pixels (independent of the file format); ValueError if unreadable."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()
+    except OSError as exc:
+        raise ValueError(f"image: unknown format ({exc})") from None
+
+
+def decode_b64(value: str) -> bytes:
+    """Return the bytes of a base64 string or a base64 data URL."""
+    return base64.b64decode(value.split(",", 1)[1] if value.startswith("data:") else value, validate=True)
+
+
+def image_verdict(images: list[bytes], unsafe: set[str]) -> dict[str, Any]:
+    """Return our JSON verdict for pictures: unsafe when any of them is a registered unsafe picture."""
+    flagged = any(pixel_digest(data) in unsafe for data in images)
+    if flagged:
+        return {"safe": False, "category": "violence_graphic", "reason": "The picture shows a violent scene."}
+    return {"safe": True, "category": "none", "reason": "A harmless picture."}
+
+
+def llama_guard_answer(text: str) -> str:
+    """Answer as Llama Guard 3 does: `safe`, or `unsafe` and a line of hazard codes."""
+    if GARBAGE_MARKER in text:
+        return "I can't help with that request."
+    found = UNSAFE_MARKER.search(text)
+    return f"unsafe\n{found.group(1)}" if found else "safe"
+
+
+def shieldgemma_answer(text: str) -> str:
+    """Answer as ShieldGemma does: `Yes` (violates a policy) or `No`."""
+    if GARBAGE_MARKER in text:
+        return "Maybe"
+    return "Yes" if UNSAFE_MARKER.search(text) else "No"
+
+
+def shieldgemma_logprobs(answer: str, top: int) -> list[dict[str, Any]]:
+    """Return the first token's log-probabilities as Ollama reports them (Yes vs No)."""
+    yes, no = (-0.05, -3.0) if answer == "Yes" else (-4.0, -0.02)
+    alternatives = sorted([{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": no},
+                           {"token": "The", "logprob": -9.0}], key=lambda a: -a["logprob"])[:max(1, top)]
+    return [{"token": answer, "logprob": max(yes, no), "top_logprobs": alternatives}]

@@ -1,0 +1,130 @@
+"""The image check after generation: the offline sketch makes a picture, a fake vision model judges it.
+
+The vision model is the Ollama (or OpenRouter) protocol fake; it recognises a picture as unsafe by
+its pixels (`unsafe_images`), so a test first makes a picture, registers it, and makes it again.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import pytest
+
+from tests.fakes.ollama_fake import OllamaFake
+from tests.fakes.openrouter_fake import OpenRouterFake
+from tests.fakes.vision import pixel_digest
+
+WAIT = "?wait=60"
+VISION = "llama3.2-vision:latest"
+PROMPT = {"output_configs": ["sketch_offline"], "prompt": "a quiet forest with a small hut", "seed": 7}
+
+
+@pytest.fixture
+def ollama() -> Iterator[OllamaFake]:
+    with OllamaFake(models=(VISION,)) as fake:
+        yield fake
+
+
+def checked_app(make_app, ollama: OllamaFake, level: str = "kids"):
+    return make_app(OLLAMA_URL=ollama.url, IMAGE_CHECK_MODEL=f"ollama/{VISION}", DEFAULT_SAFETY_LEVEL=level,
+                    RETRY_ATTEMPTS=1)
+
+
+def generate(client) -> dict:
+    run = client.post(f"/api/schema/pipeline/generation{WAIT}", json=PROMPT).get_json()
+    assert run["status"] in ("succeeded", "blocked"), run
+    return run
+
+
+def mark_unsafe(client, fake) -> None:
+    """Make the picture once and tell the fake vision model that this picture is harmful."""
+    first = generate(client)
+    assert first["status"] == "succeeded"
+    fake.unsafe_images.add(pixel_digest(client.get(first["outputs"][0]["url"]).data))
+
+
+def test_a_safe_picture_is_checked_and_shown_to_kids(make_app, ollama):
+    client = checked_app(make_app, ollama).test_client()
+    run = generate(client)
+    out = run["outputs"][0]
+    assert run["status"] == "succeeded" and out["status"] == "succeeded"
+    assert client.get(out["url"]).status_code == 200
+    sent = ollama.chat_bodies()[-1]
+    assert sent["model"] == VISION and sent["format"]["required"] == ["safe", "category", "reason"]
+    assert sent["keep_alive"] == "10m" and sent["options"]["temperature"] == 0
+    assert len(sent["messages"][-1]["images"]) == 1 and PROMPT["prompt"] not in json.dumps(sent["messages"])
+    check = [e for e in client.get(f"/api/pipeline/{run['run_id']}/entities").get_json()["entities"]
+             if e["item_type"] == "stage4_safety_check"]
+    assert check and check[0]["stage"] == "stage4" and check[0]["metadata"]["decision"] == "allow"
+    assert check[0]["metadata"]["calls"][0]["model_requested"] == VISION
+
+
+def test_an_unsafe_picture_is_withheld_from_kids_everywhere(make_app, ollama):
+    app = checked_app(make_app, ollama)
+    client = app.test_client()
+    mark_unsafe(client, ollama)
+    run = generate(client)
+    run_id, out = run["run_id"], run["outputs"][0]
+    assert run["status"] == "blocked" and out["status"] == "blocked"
+    assert out["url"] is None and out["file"] is None
+    assert out["block"]["checkpoint"] == "image" and out["block"]["message"]["en"]["title"]
+    assert run["block"]["message"]["de"]["title"]
+    assert client.get(f"/api/media/image/{run_id}/0").status_code == 404
+    assert client.get(f"/api/media/image/{run_id}").status_code == 404
+    assert client.get(f"/api/media/info/{run_id}").get_json()["media"] == []
+    assert client.get(f"/api/media/run/{run_id}").get_json()["media"] == []
+    status = client.get(f"/api/pipeline/{run_id}/status").get_json()
+    assert status["outputs"][0]["url"] is None
+    entities = client.get(f"/api/pipeline/{run_id}/entities").get_json()["entities"]
+    check = next(e for e in entities if e["item_type"] == "stage4_safety_check")
+    assert check["metadata"]["decision"] == "block" and check["metadata"]["category"] == "violence_graphic"
+    shown = [e for e in entities if e["item_type"] == "output_image"]
+    assert shown and all(e["metadata"].get("withheld") for e in shown)
+    # the teacher's record keeps the picture that was withheld
+    folder = app.extensions["devserver.recorder"].runs_dir / run_id
+    assert [p for p in folder.iterdir() if p.suffix == ".png"]
+
+
+def test_a_picture_that_cannot_be_checked_is_withheld_from_kids(make_app, ollama):
+    client = checked_app(make_app, ollama).test_client()
+    ollama.mode = "server_error"
+    run = generate(client)
+    assert run["status"] == "blocked" and run["outputs"][0]["url"] is None
+    withheld = checked_app(make_app, ollama).extensions["devserver.safety"].messages.get("image_unchecked", "en")
+    assert run["block"]["message"]["en"]["title"] == withheld["title"]
+    assert client.get(f"/api/media/image/{run['run_id']}/0").status_code == 404
+
+
+def test_adults_see_a_flagged_picture_and_the_verdict_is_recorded(make_app, ollama):
+    client = checked_app(make_app, ollama, level="adult").test_client()
+    mark_unsafe(client, ollama)
+    run = generate(client)
+    assert run["status"] == "succeeded" and client.get(run["outputs"][0]["url"]).status_code == 200
+    check = next(e for e in client.get(f"/api/pipeline/{run['run_id']}/entities").get_json()["entities"]
+                 if e["item_type"] == "stage4_safety_check")
+    assert check["metadata"]["decision"] == "allow" and check["metadata"]["category"] == "violence_graphic"
+
+
+def test_without_a_vision_model_nothing_changes_but_health_says_so(make_app, ollama):
+    plain = make_app().test_client()
+    images = plain.get("/api/health").get_json()["safety"]["images"]
+    assert images["checked"] is False and "IMAGE_CHECK_MODEL" in images["note"]
+    run = generate(plain)
+    assert run["status"] == "succeeded"
+    items = plain.get(f"/api/pipeline/{run['run_id']}/entities").get_json()["entities"]
+    assert not [e for e in items if e["item_type"] == "stage4_safety_check"]
+    checked = checked_app(make_app, ollama).test_client().get("/api/health").get_json()["safety"]["images"]
+    assert checked["checked"] is True and checked["model"] == f"ollama/{VISION}"
+
+
+def test_an_openrouter_vision_model_gets_the_picture_as_a_data_url(make_app):
+    with OpenRouterFake() as fake:
+        app = make_app(OPENROUTER_URL=fake.url, OPENROUTER_API_KEY=fake.api_key, DEFAULT_SAFETY_LEVEL="kids",
+                       IMAGE_CHECK_MODEL="openrouter/openai/gpt-4o-mini", RETRY_ATTEMPTS=1)
+        client = app.test_client()
+        mark_unsafe(client, fake)
+        parts = fake.chat_bodies()[-1]["messages"][-1]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url"]
+        assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+        run = generate(client)
+        assert run["status"] == "blocked" and run["outputs"][0]["url"] is None
