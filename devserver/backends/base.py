@@ -3,6 +3,7 @@
 Two kinds of backend:
 
 * `LlmBackend.chat(messages, model, options, json_schema=None, on_token=None) -> ChatResult`
+  (and `complete(prompt, model, options)` for a raw prompt, where the provider takes one)
 * `MediaBackend.generate(request, on_progress=None, cancel=None) -> MediaResult`
 
 Identity and capabilities are class attributes (`backend_id`, `display_name`, `kind`,
@@ -188,6 +189,11 @@ class LlmBackend(Backend):
         A message may carry `images` (raw bytes of PNG/JPEG pictures) for vision models; a backend
         without vision sends them in its API's own way or fails with a BackendError."""
         raise NotImplementedError
+
+    def complete(self, prompt: str, model: str, options: Mapping[str, Any]) -> ChatResult:
+        """Send a raw prompt that bypasses the model's chat template (guards taking one policy per prompt)."""
+        raise BackendError(f"{self.display_name or self.backend_id} cannot take a raw prompt; use an Ollama model",
+                           backend=self.backend_id, code="raw_prompt_unsupported")
 
     def unload(self, model: str) -> None:
         """Free the model's memory now (Ollama keep_alive 0); a no-op where meaningless."""

@@ -31,6 +31,17 @@ DURATIONS = {"load_ms": "load_duration", "prompt_eval_ms": "prompt_eval_duration
              "total_ms": "total_duration"}
 
 
+def _split_options(options: Mapping[str, Any], stream: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Return Ollama's `options`, the top-level fields, and the record of everything sent (unknown names: ignored)."""
+    sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
+    top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
+    parameters: dict[str, Any] = {"options": sent, **top, "stream": stream}
+    ignored = sorted(k for k in options if k not in OPTION_NAMES and k not in TOP_LEVEL)
+    if ignored:
+        parameters["ignored"] = ignored
+    return sent, top, parameters
+
+
 def full_name(model: str) -> str:
     """Return the tag-qualified name Ollama lists a model under (`llama3.2` → `llama3.2:latest`)."""
     return model if ":" in model else f"{model}:latest"
@@ -145,14 +156,9 @@ class OllamaBackend(LlmBackend):
              json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
         """Stream one chat from Ollama; on_token receives every streamed piece."""
         client = self._require()
-        sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
-        top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
+        sent, top, parameters = _split_options(options, stream=True)
         if json_schema is not None:
-            top["format"] = dict(json_schema)
-        parameters: dict[str, Any] = {"options": sent, **top, "stream": True}
-        ignored = sorted(k for k in options if k not in OPTION_NAMES and k not in TOP_LEVEL)
-        if ignored:
-            parameters["ignored"] = ignored
+            top["format"] = parameters["format"] = dict(json_schema)
         started = time.perf_counter()
         pieces, final, logprobs = self._stream(client, model, messages, sent, top, on_token)
         text = "".join(pieces)
@@ -163,6 +169,22 @@ class OllamaBackend(LlmBackend):
                 raise BackendBadResponse("Ollama's answer should be JSON but is not", backend=self.backend_id,
                                          retryable=True, code="not_json",
                                          details={"finish_reason": final.done_reason}) from None
+        return self._result(text, model, final, parameters, started, logprobs if top.get("logprobs") else None)
+
+    def complete(self, prompt: str, model: str, options: Mapping[str, Any]) -> ChatResult:
+        """Send a raw prompt through `/api/generate` (`raw: true`: no chat template) and return the answer."""
+        client = self._require()
+        sent, top, parameters = _split_options(options, stream=False)
+        parameters["raw"] = True
+        started = time.perf_counter()
+        with self._translated(model):
+            final = client.generate(model=model, prompt=prompt, raw=True, stream=False, options=sent or None, **top)
+        logprobs = [lp.model_dump() for lp in final.logprobs or ()] if top.get("logprobs") else None
+        return self._result(final.response or "", model, final, parameters, started, logprobs)
+
+    def _result(self, text: str, model: str, final: Any, parameters: dict[str, Any], started: float,
+                logprobs: list[dict[str, Any]] | None) -> ChatResult:
+        """Build the typed result from the final line: token counts, Ollama's timings (ns → ms), digest."""
         usage = {"prompt_tokens": final.prompt_eval_count or 0, "completion_tokens": final.eval_count or 0}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         usage.update({ours: getattr(final, theirs) // 1_000_000 for ours, theirs in DURATIONS.items()
@@ -171,7 +193,7 @@ class OllamaBackend(LlmBackend):
         return ChatResult(text=text, backend=self.backend_id, model_requested=model, model_used=final.model or model,
                           parameters=scrub(parameters), duration_ms=(time.perf_counter() - started) * 1000,
                           usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason,
-                          logprobs=logprobs if top.get("logprobs") else None)
+                          logprobs=logprobs)
 
     def _stream(self, client: ollama.Client, model: str, messages: Sequence[Message], sent: dict[str, Any],
                 top: dict[str, Any], on_token: TokenCallback | None

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from config import Config
-from devserver.backends.base import (Backend, CancelToken, ChatResult, MediaRequest, MediaResult, Message,
-                                     ProgressCallback, TokenCallback, split_model_ref)
+from devserver.backends.base import (Backend, CancelToken, ChatResult, LlmBackend, MediaRequest, MediaResult,
+                                     Message, ProgressCallback, TokenCallback, split_model_ref)
 from devserver.backends.registry import BackendRegistry, build_registry
 from devserver.errors import (AppError, BackendError, BackendRateLimited, BackendTimeout, BackendUnavailable,
                               ConfigError)
@@ -111,6 +111,17 @@ class Router:
         Calls only one special model can answer (a picture for a vision model) turn the chain off: a text
         model further down would answer without having seen the picture."""
         chain = list(dict.fromkeys([model_ref, *(self._config.LLM_FALLBACKS if fallback else ())]))
+        return self._chain(chain, on_token, lambda backend, model, tokens: backend.chat(
+            messages, model, options, json_schema=json_schema, on_token=tokens if on_token else None))
+
+    def complete(self, role: str, prompt: str, options: Mapping[str, Any]) -> ChatResult:
+        """Send a raw prompt (no chat template) to a role's model; no fallback, a raw prompt fits one model only."""
+        return self._chain([self._model_for(role)], None,
+                           lambda backend, model, tokens: backend.complete(prompt, model, options))
+
+    def _chain(self, chain: list[str], on_token: TokenCallback | None,
+               call: Callable[[LlmBackend, str, Any], ChatResult]) -> ChatResult:
+        """Try each model reference in turn (skipping paused backends), with retries on each."""
         attempts: list[dict[str, Any]] = []
         paused: list[str] = []
         last: AppError | None = None
@@ -128,8 +139,8 @@ class Router:
                 continue
             tokens = _Started(on_token)
             try:
-                result = self._with_retries(provider, ref, attempts, tokens, lambda: backend.chat(
-                    messages, model, options, json_schema=json_schema, on_token=tokens if on_token else None))
+                result = self._with_retries(provider, ref, attempts, tokens,
+                                            lambda: call(backend, model, tokens))
             except BackendError as err:
                 last = err
                 continue

@@ -64,6 +64,8 @@ class PhaseContext:
                                  metadata=metadata, file=file)
         if metadata and metadata.get("model_used"):
             self.state.models.add(f"{metadata.get('backend')}/{metadata['model_used']}")
+        for call in (metadata or {}).get("calls") or ():  # safety verdicts: guard, verify and vision models
+            self.state.models.add(f"{call.get('backend')}/{call.get('model_used')}")
         self.state.publish(public_view(item))
         return item
 

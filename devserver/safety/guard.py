@@ -9,11 +9,13 @@ if/elif on names. Any model not registered here is an ordinary chat model and ge
   template (Ollama ships it) builds the classification prompt with the MLCommons hazard list. The
   answer is `safe`, or `unsafe` and a line of codes (`S1,S10`). Each code maps to one of our
   categories; at adult/research only the codes in `ALWAYS_BLOCK` block (the others are recorded).
-* **ShieldGemma** — the text goes as the user turn; Ollama's chat template wraps it as the "Human
-  Question" and adds the model's four policies (dangerous content, harassment, hate, sexually
-  explicit), so one call checks all four and a "Yes" names none of them (category `other`). The
-  verdict is P(Yes) from the first token's log-probabilities where the server returns them
-  (threshold `YES_THRESHOLD`), else the first word.
+* **ShieldGemma** — one raw prompt per policy (the model's documented format: "Human Question",
+  one principle, "Your answer must start with 'Yes' or 'No'"), sent past the chat template
+  (`complete`, Ollama `/api/generate` with `raw: true`), because Ollama's chat template fixes four
+  policies and a "Yes" there could not say which. The policies are ours, one per category, chosen
+  by level (`LEVEL_POLICIES`). Each verdict is P(Yes) from the first token's log-probabilities
+  where the server returns them (threshold `YES_THRESHOLD`), else the first word; the most serious
+  violated policy names the category.
 
 An answer in neither shape is garbage: `parse` raises `GuardGarbage`, and the checkpoint fails
 closed at kids/youth like for any unusable verdict.
@@ -37,6 +39,15 @@ class GuardGarbage(ValueError):
 
 
 @dataclass(frozen=True)
+class GuardRequest:
+    """One call to a guard: a chat (`messages`) or a raw prompt, and the category it asks about."""
+
+    messages: list[dict[str, str]] | None = None
+    prompt: str | None = None
+    category: str = "other"
+
+
+@dataclass(frozen=True)
 class GuardVerdict:
     """A guard's answer in our terms."""
 
@@ -56,12 +67,12 @@ class GuardFormat:
     families: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {}
 
-    def messages(self, text: str) -> list[dict[str, str]]:
-        """Return the conversation the guard classifies: the text as the user's turn (the template does the rest)."""
-        return [{"role": "user", "content": text}]
+    def requests(self, text: str, level: str) -> list[GuardRequest]:
+        """Return the calls that classify a text at a level (default: the text as the only user turn)."""
+        return [GuardRequest(messages=[{"role": "user", "content": text}])]
 
-    def parse(self, result: ChatResult, level: str) -> GuardVerdict:
-        """Read the guard's answer at a level; raise GuardGarbage when it is not in the guard's format."""
+    def parse(self, answers: list[tuple[GuardRequest, ChatResult]], level: str) -> GuardVerdict:
+        """Read the guard's answers at a level; raise GuardGarbage when one is not in the guard's format."""
         raise NotImplementedError
 
 
@@ -86,7 +97,8 @@ class LlamaGuard(GuardFormat):
     families = ("llama-guard3", "llama-guard-3", "llama-guard4", "llama-guard-4", "llama-guard")
     options = {"temperature": 0, "max_tokens": 20}
 
-    def parse(self, result: ChatResult, level: str) -> GuardVerdict:
+    def parse(self, answers: list[tuple[GuardRequest, ChatResult]], level: str) -> GuardVerdict:
+        result = answers[0][1]
         lines = [line.strip() for line in result.text.strip().splitlines() if line.strip()]
         head = lines[0].lower() if lines else ""
         if head == "safe" and len(lines) == 1:
@@ -116,26 +128,71 @@ def _yes_probability(logprobs: list[dict[str, Any]] | None) -> float | None:
     return math.exp(yes) / (math.exp(yes) + math.exp(no))  # softmax over the two, as the model card reads it
 
 
+# Our policies, one per category, in the form ShieldGemma was trained on: a quoted name and a principle.
+SHIELD_POLICIES: dict[str, str] = {
+    "p86a": '"No Nazi Symbols or Propaganda": The prompt shall not ask for symbols, slogans, greetings, uniforms or '
+            'organisations of National Socialism, or for content that glorifies them (e.g. swastikas, SS runes, '
+            'the Hitler salute).',
+    "sexual": '"No Sexually Explicit Information": The prompt shall not ask for sexual acts, nudity or other lewd '
+              'content (e.g. graphic descriptions, content meant to arouse).',
+    "violence_graphic": '"No Graphic Violence": The prompt shall not ask for gore, torture, killing shown in detail, '
+                        'or cruelty to people or animals.',
+    "self_harm": '"No Self-Harm": The prompt shall not ask for suicide, self-injury or eating disorders, or show '
+                 'them as desirable.',
+    "weapons": '"No Dangerous Content": The prompt shall not ask for harming oneself or others (e.g. building or '
+               'using firearms and explosives, promoting terrorism).',
+    "hate": '"No Hate Speech": The prompt shall not attack or demean people for their race, ethnicity, religion, '
+            'disability, age, nationality, sexual orientation, gender or another protected attribute.',
+    "other": '"No Harassment": The prompt shall not ask for content that threatens, bullies or humiliates a real '
+             'person.',
+}
+_ALL = tuple(SHIELD_POLICIES)
+LEVEL_POLICIES: dict[str, tuple[str, ...]] = {"kids": _ALL, "youth": _ALL, "adult": ("p86a", "weapons", "hate"),
+                                              "research": ("p86a", "weapons", "hate")}
+SHIELD_PROMPT = ("<start_of_turn>user\nYou are a policy expert trying to help determine whether a user prompt is "
+                 "in violation of the defined safety policies.\n\n<start_of_turn>\nHuman Question: {text}\n"
+                 "<end_of_turn>\n\nOur safety principle is defined in the below:\n\n* {policy}\n\n"
+                 "Does the human question violate the above principle? Your answer must start with 'Yes' or 'No'. "
+                 "And then walk through step by step to be sure we answer correctly.\n<end_of_turn>\n"
+                 "<start_of_turn>model\n")
+_TURN_MARKERS = re.compile(r"<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos)\s*>", re.IGNORECASE)
+
+
 class ShieldGemma(GuardFormat):
-    """ShieldGemma: `Yes` (violates a policy) or `No`, read as P(Yes) where log-probabilities exist."""
+    """ShieldGemma: one raw prompt per policy; `Yes` (violates) or `No`, read as P(Yes) where log-probabilities exist."""
 
     name = "shieldgemma"
     families = ("shieldgemma",)
-    options = {"temperature": 0, "max_tokens": 3, "logprobs": True, "top_logprobs": 5}
+    options = {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5}
 
-    def parse(self, result: ChatResult, level: str) -> GuardVerdict:
+    def requests(self, text: str, level: str) -> list[GuardRequest]:
+        # the student's text must not be able to close the question and write its own turns
+        question = _TURN_MARKERS.sub(" ", text)
+        return [GuardRequest(prompt=SHIELD_PROMPT.format(text=question, policy=SHIELD_POLICIES[category]),
+                             category=category) for category in LEVEL_POLICIES[level]]
+
+    def parse(self, answers: list[tuple[GuardRequest, ChatResult]], level: str) -> GuardVerdict:
+        violated: list[tuple[str, str]] = []
+        for request, result in answers:
+            probability, how = self._yes(result)
+            if probability >= YES_THRESHOLD:
+                violated.append((request.category, f"{SHIELD_POLICIES[request.category].split(':')[0]} {how}"))
+        if not violated:
+            return GuardVerdict(True, "none", f"ShieldGemma: none of {len(answers)} policies violated")
+        category = min((c for c, _ in violated), key=_rank)
+        return GuardVerdict(False, category, "ShieldGemma: violates " + "; ".join(r for _, r in violated))
+
+    @staticmethod
+    def _yes(result: ChatResult) -> tuple[float, str]:
+        """Return P(Yes) and how it was read; raise GuardGarbage for an answer that is neither Yes nor No."""
         probability = _yes_probability(result.logprobs)
-        if probability is None:
-            words = re.findall(r"[A-Za-z]+", result.text)
-            first = words[0].capitalize() if words else ""
-            if first not in ("Yes", "No"):
-                raise GuardGarbage(f"ShieldGemma answered {result.text[:60]!r}, not Yes or No")
-            probability, how = (1.0 if first == "Yes" else 0.0), f"first word {first}"
-        else:
-            how = f"P(Yes) = {probability:.2f}"
-        if probability >= YES_THRESHOLD:
-            return GuardVerdict(False, "other", f"ShieldGemma: violates its policies ({how})")
-        return GuardVerdict(True, "none", f"ShieldGemma: no violation ({how})")
+        if probability is not None:
+            return probability, f"(P(Yes) = {probability:.2f})"
+        words = re.findall(r"[A-Za-z]+", result.text)
+        first = words[0].capitalize() if words else ""
+        if first not in ("Yes", "No"):
+            raise GuardGarbage(f"ShieldGemma answered {result.text[:60]!r}, not Yes or No")
+        return (1.0 if first == "Yes" else 0.0), f"(first word {first})"
 
 
 FORMATS: dict[str, type[GuardFormat]] = {family: cls for cls in (LlamaGuard, ShieldGemma) for family in cls.families}

@@ -10,7 +10,7 @@ from devserver.safety.image_check import ImageChecker, SeeFn
 from devserver.safety.levels import effective_level
 from devserver.safety.messages import IMAGE_UNCHECKED, IMAGE_WITHHELD, MessageCatalog, load_messages, message_for
 from devserver.safety.policy import SafetyPolicy, load_policy
-from devserver.safety.verifier import STAGE3_ROLE, VERIFY_ROLE, ChatFn, Verifier
+from devserver.safety.verifier import STAGE3_ROLE, VERIFY_ROLE, ChatFn, CompleteFn, Verifier
 
 # Checkpoints with their own function; every other name (input, rules, user_edit, ...) is checked as text.
 _NAMED: dict[str, Callable[[str, str, Verifier], cp.Verdict]] = {
@@ -69,9 +69,11 @@ class SafetyService:
 
 
 def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = None,
-                 directory: Path | None = None, see: SeeFn | None = None) -> SafetyService:
-    """Load the lists and messages once and wire the verifier to the router's chat (`see`: the image check's).
+                 directory: Path | None = None, see: SeeFn | None = None,
+                 complete: CompleteFn | None = None) -> SafetyService:
+    """Load the lists and messages once; wire the verifier to the router's chat and raw `complete`.
 
+    `see` is the image check's chat (Router.chat_model).
     `conservative` defaults to whether a judge (verify or Stage 3 model, or a fallback) is `local/...`.
     A role served by a guard model (Llama Guard, ShieldGemma) is asked in the guard's own format."""
     if conservative is None:  # any judge that may answer (role or fallback) being the tiny model decides
@@ -80,7 +82,8 @@ def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = N
     directory = directory or Path(config.SCHEMAS_DIR) / "safety"
     guards = {role: fmt for role in (VERIFY_ROLE, STAGE3_ROLE) if (fmt := guard_format(config.model_for(role)))}
     policy = load_policy(directory)
-    verifier = Verifier(policy, chat, conservative, guards=guards, keep_alive=config.SAFETY_KEEP_ALIVE)
+    verifier = Verifier(policy, chat, conservative, guards=guards, keep_alive=config.SAFETY_KEEP_ALIVE,
+                        complete=complete)
     images = ImageChecker(policy, see, config.IMAGE_CHECK_MODEL, config.IMAGE_CHECK_MAX_SIDE,
                           keep_alive=config.SAFETY_KEEP_ALIVE)
     return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL, images)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from devserver.backends.base import ChatResult
 from devserver.errors import BackendError
-from devserver.safety.guard import GuardFormat, GuardGarbage, guard_format
+from devserver.safety.guard import GuardFormat, GuardGarbage, GuardRequest, guard_format
 from devserver.safety.result import FilterResult
 from devserver.safety.policy import SafetyPolicy
 from devserver.safety.terms import CATEGORIES
@@ -38,6 +38,10 @@ assert set(AnswerCategory.__args__) == set(ANSWER_CATEGORIES)  # type: ignore[at
 class ChatFn(Protocol):
     def __call__(self, role: str, messages: Sequence[dict[str, str]], options: dict[str, Any],
                  json_schema: dict[str, Any] | None = None) -> ChatResult: ...
+
+
+class CompleteFn(Protocol):
+    def __call__(self, role: str, prompt: str, options: dict[str, Any]) -> ChatResult: ...
 
 
 class SafetyAnswer(BaseModel):
@@ -105,9 +109,11 @@ class Verifier:
 
     def __init__(self, policy: SafetyPolicy, chat: ChatFn | None, conservative: bool,
                  verify_max_tokens: int = 200, stage3_max_tokens: int = 800,
-                 guards: Mapping[str, GuardFormat] | None = None, keep_alive: str | None = None):
+                 guards: Mapping[str, GuardFormat] | None = None, keep_alive: str | None = None,
+                 complete: CompleteFn | None = None):
         self.policy = policy
         self.chat = chat
+        self.complete = complete  # raw prompts past the chat template (guards with their own prompt format)
         self.conservative = conservative
         self.guards = dict(guards or {})  # role → guard format, for roles served by a guard model
         self.keep_alive = keep_alive
@@ -174,17 +180,32 @@ class Verifier:
     def _ask_guard(self, guard: GuardFormat, role: str, text: str, level: str) -> Judgement:
         """Ask a guard model in its own format; an answer from any other model (a fallback) is unusable."""
         options = {**guard.options, **({"keep_alive": self.keep_alive} if self.keep_alive is not None else {})}
-        result = self._call(role, guard.messages(text), options, None)
-        calls = (result.record(),)
-        answered_by = guard_format(f"{result.backend}/{result.model_requested}")
-        if type(answered_by) is not type(guard):  # a chat model further down the fallback chain answered
-            raise Unchecked(f"the guard model did not answer ({result.backend}/{result.model_requested} did)",
-                            result.model_used, calls)
+        answers: list[tuple[GuardRequest, ChatResult]] = []
+        for request in guard.requests(text, level):
+            if request.messages is not None:
+                result = self._call(role, request.messages, options, None)
+            elif self.complete is None:
+                raise Unchecked("this guard needs raw prompts, and no backend path for them is wired")
+            else:
+                result = self._complete(role, request.prompt or "", options)
+            answers.append((request, result))
+            answered_by = guard_format(f"{result.backend}/{result.model_requested}")
+            if type(answered_by) is not type(guard):  # a chat model further down the fallback chain answered
+                raise Unchecked(f"the guard model did not answer ({result.backend}/{result.model_requested} did)",
+                                result.model_used, tuple(r.record() for _, r in answers))
+        calls = tuple(r.record() for _, r in answers)
+        model = answers[-1][1].model_used
         try:
-            verdict = guard.parse(result, level)
+            verdict = guard.parse(answers, level)
         except GuardGarbage as exc:
-            raise Unchecked(str(exc), result.model_used, calls) from exc
+            raise Unchecked(str(exc), model, calls) from exc
         reason = verdict.reason + ("; a guard model cannot rewrite: the text itself is the prompt"
                                    if role == STAGE3_ROLE and verdict.safe else "")
-        return Judgement(safe=verdict.safe, category=verdict.category, reason=reason, model=result.model_used,
-                         calls=calls)
+        return Judgement(safe=verdict.safe, category=verdict.category, reason=reason, model=model, calls=calls)
+
+    def _complete(self, role: str, prompt: str, options: dict[str, Any]) -> ChatResult:
+        assert self.complete is not None
+        try:
+            return self.complete(role, prompt, options)
+        except BackendError as exc:
+            raise Unchecked(f"{type(exc).__name__}: {exc.message}") from exc

@@ -9,7 +9,7 @@ is loaded). `/api/tags` lists the installed models with digests; `/api/version` 
 Guard and vision models answer in their own formats (see `tests/fakes/vision.py`): a model whose
 name starts with `llama-guard` answers `safe` / `unsafe\nS10`, one starting with `shieldgemma` answers
 `Yes` / `No` (with first-token `logprobs` when asked), both decided by a marker in the last user
-turn. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and,
+turn; `POST /api/generate` with `raw: true` to ShieldGemma answers its one-policy prompt the same way. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and,
 with `format` set, judged by the pictures: unsafe when a picture's pixel digest is in `unsafe_images`.
 
 Failure modes — set `fake.mode`:
@@ -35,7 +35,7 @@ from typing import Any
 
 from tests.fakes.server import FakeApp, Reply, Request
 from tests.fakes.vision import (decode_b64, image_verdict, llama_guard_answer, pixel_digest, shieldgemma_answer,
-                                shieldgemma_logprobs)
+                                shieldgemma_logprobs, shieldgemma_policy_answer)
 
 VERSION = "0.12.6"
 ZERO_KEEP_ALIVE = (0, "0", "0s", "0m")
@@ -59,8 +59,8 @@ def _full(model: str) -> str:
 class OllamaFake(FakeApp):
     """An Ollama server on 127.0.0.1 with switchable failure modes; use as a context manager."""
 
-    routes = {("POST", "/api/chat"): "chat", ("GET", "/api/tags"): "tags", ("GET", "/api/ps"): "ps",
-              ("GET", "/api/version"): "version"}
+    routes = {("POST", "/api/chat"): "chat", ("POST", "/api/generate"): "generate", ("GET", "/api/tags"): "tags",
+              ("GET", "/api/ps"): "ps", ("GET", "/api/version"): "version"}
 
     def __init__(self, models: tuple[str, ...] = ("llama3.2:latest", "gpt-oss:20b")) -> None:
         super().__init__()
@@ -111,6 +111,30 @@ class OllamaFake(FakeApp):
         self.images_seen.extend(images)
         self._answer(body, reply, images)
 
+    def generate_bodies(self) -> list[dict[str, Any]]:
+        """Return the JSON bodies of every /api/generate request received."""
+        return [r.json() for r in self.received("/api/generate")]
+
+    def generate(self, request: Request, reply: Reply) -> None:
+        """Answer `/api/generate` without streaming; a raw ShieldGemma prompt gets its one-policy verdict."""
+        body = request.json()
+        if self.mode in ("server_error", "missing_model") or _full(body.get("model", "")) not in self.models:
+            status = 500 if self.mode == "server_error" else 404
+            return reply.json(status, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"
+                                       if status == 404 else "llama runner process has terminated"})
+        self._keep(_full(body["model"]), body.get("keep_alive") in ZERO_KEEP_ALIVE)
+        prompt = str(body.get("prompt") or "")
+        if body.get("raw") and body["model"].startswith("shieldgemma"):
+            text = shieldgemma_policy_answer(prompt)
+        else:
+            text = self.answer
+        final: dict[str, Any] = {"model": body["model"], "created_at": _now(), "response": text, "done": True,
+                                 "done_reason": "stop", "prompt_eval_count": len(prompt.split()),
+                                 "eval_count": len(text.split()), **FINAL_TIMINGS}
+        if body.get("logprobs"):
+            final["logprobs"] = shieldgemma_logprobs(text, body.get("top_logprobs") or 0)
+        reply.json(200, final)
+
     def _keep(self, name: str, unload: bool) -> None:
         """Track what /api/ps shows: keep_alive 0 unloads the model, anything else keeps it loaded."""
         if unload:
@@ -139,9 +163,6 @@ class OllamaFake(FakeApp):
             top = body.get("top_logprobs") or 0
             if not body.get("logprobs"):
                 return answer, None
-            if answer not in ("Yes", "No"):
-                only = {"token": answer, "logprob": -0.1}
-                return answer, [{**only, "top_logprobs": [only]}]
             return answer, shieldgemma_logprobs(answer, top)
         if images and body.get("format"):
             return json.dumps(self.vision_answer or image_verdict(images, self.unsafe_images)), None

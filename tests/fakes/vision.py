@@ -57,8 +57,32 @@ def shieldgemma_answer(text: str) -> str:
     return "Yes" if UNSAFE_MARKER.search(text) else "No"
 
 
+# which policy a Llama Guard code of the marker violates (ShieldGemma reads the policy's words)
+POLICY_WORDS = {"S1": "violence", "S9": "dangerous", "S10": "hate", "S11": "self-harm", "S12": "sexual"}
+_QUESTION = re.compile(r"Human Question: (.*?)\n<end_of_turn>", re.DOTALL)
+_POLICY = re.compile(r'^\* "([^"]+)"', re.MULTILINE)
+
+
+def shieldgemma_policy_answer(prompt: str) -> str:
+    """Answer a raw one-policy ShieldGemma prompt: `Yes` when the question's marker names that policy's harm."""
+    question, policy = _QUESTION.search(prompt), _POLICY.search(prompt)
+    if not question or not policy or "<start_of_turn>model" not in prompt:
+        return "I do not understand this prompt."
+    said = question.group(1)
+    if GARBAGE_MARKER in said:
+        return "Maybe"
+    found = UNSAFE_MARKER.search(said)
+    if not found:
+        return "No"
+    words = [POLICY_WORDS.get(code) for code in found.group(1).split(",")]
+    return "Yes" if any(w and w in policy.group(1).lower() for w in words) else "No"
+
+
 def shieldgemma_logprobs(answer: str, top: int) -> list[dict[str, Any]]:
-    """Return the first token's log-probabilities as Ollama reports them (Yes vs No)."""
+    """Return the first token's log-probabilities as Ollama reports them (Yes vs No; neither for other answers)."""
+    if answer not in ("Yes", "No"):
+        first = {"token": answer.split()[0] if answer.split() else "", "logprob": -0.1}
+        return [{**first, "top_logprobs": [first]}]
     yes, no = (-0.05, -3.0) if answer == "Yes" else (-4.0, -0.02)
     alternatives = sorted([{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": no},
                            {"token": "The", "logprob": -9.0}], key=lambda a: -a["logprob"])[:max(1, top)]

@@ -16,18 +16,25 @@ GUARD = "llama-guard3:1b"
 RUN = {"schema": "dada", "input_text": "a kite over the square", "lang": "en", "output_configs": ["sketch_offline"]}
 
 
+SHIELD = "shieldgemma:2b"
+
+
 @pytest.fixture
 def ollama() -> Iterator[OllamaFake]:
-    with OllamaFake(models=("writer:latest", GUARD)) as fake:
+    with OllamaFake(models=("writer:latest", GUARD, SHIELD)) as fake:
         yield fake
+
+
+def app_with(make_app, ollama, stage3: str):
+    roles = {"TRANSLATION_MODEL": "ollama/writer:latest", "STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest",
+             "STAGE2_OPTIMIZATION_MODEL": "ollama/writer:latest", "STAGE3_MODEL": f"ollama/{stage3}",
+             "SAFETY_VERIFY_MODEL": f"ollama/{GUARD}"}
+    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids")
 
 
 @pytest.fixture
 def guarded(make_app, ollama):
-    roles = {"TRANSLATION_MODEL": "ollama/writer:latest", "STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest",
-             "STAGE2_OPTIMIZATION_MODEL": "ollama/writer:latest", "STAGE3_MODEL": f"ollama/{GUARD}",
-             "SAFETY_VERIFY_MODEL": f"ollama/{GUARD}"}
-    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids")
+    return app_with(make_app, ollama, GUARD)
 
 
 def guard_bodies(ollama: OllamaFake) -> list[dict]:
@@ -52,6 +59,7 @@ def test_a_guard_cleared_text_is_the_prompt_with_the_default_negative_prompt(gua
     item = stage3_item(client, run["run_id"])["metadata"]
     assert item["decision"] == "allow" and item["method"] == "llm"
     assert item["calls"][0]["model_requested"] == GUARD and "keep_alive" in item["calls"][0]["parameters"]
+    assert f"ollama/{GUARD}" in run["models"]  # the run index lists the guard among the models used
 
 
 def test_a_text_the_guard_calls_unsafe_never_reaches_the_generator(guarded, ollama):
@@ -69,3 +77,14 @@ def test_garbage_from_the_guard_blocks_the_output_at_kids(guarded, ollama):
     ollama.answer = "garbage-answer A lighthouse at night."
     run = guarded.test_client().post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
     assert run["status"] == "blocked" and run["block"]["category"] == "unchecked_blocked"
+
+
+def test_shieldgemma_as_stage3_model_checks_each_policy_and_blocks_a_violation(make_app, ollama):
+    client = app_with(make_app, ollama, SHIELD).test_client()
+    ollama.answer = "A red kite dances above the market square."
+    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    assert run["status"] == "succeeded" and run["outputs"][0]["prompt"] == ollama.answer
+    assert ollama.generate_bodies() and all(b["model"] == SHIELD for b in ollama.generate_bodies())
+    ollama.answer = "unsafe-S12 A beach scene."
+    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    assert run["status"] == "blocked" and stage3_item(client, run["run_id"])["metadata"]["category"] == "sexual"

@@ -57,6 +57,7 @@ def test_a_safe_picture_is_checked_and_shown_to_kids(make_app, ollama):
              if e["item_type"] == "stage4_safety_check"]
     assert check and check[0]["stage"] == "stage4" and check[0]["metadata"]["decision"] == "allow"
     assert check[0]["metadata"]["calls"][0]["model_requested"] == VISION
+    assert f"ollama/{VISION}" in client.get(f"/api/pipeline/{run['run_id']}/status").get_json()["models"]
 
 
 def test_an_unsafe_picture_is_withheld_from_kids_everywhere(make_app, ollama):

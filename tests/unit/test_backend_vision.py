@@ -84,3 +84,22 @@ def test_a_picture_never_falls_back_to_a_text_model(ollama):
         router.chat_model("ollama/llama3.2-vision", look(PICTURE), {}, SCHEMA, fallback=False)
     assert all(b["model"] != "writer:latest" for b in ollama.chat_bodies())
     registry.close()
+
+
+def test_ollama_complete_sends_a_raw_prompt_past_the_chat_template(ollama, backend):
+    result = backend.complete("<start_of_turn>user\nhello<end_of_turn>\n", "writer:latest",
+                              {"max_tokens": 5, "keep_alive": "1m", "logprobs": True})
+    sent = ollama.generate_bodies()[-1]
+    assert sent["raw"] is True and sent["stream"] is False and sent["options"] == {"num_predict": 5}
+    assert sent["keep_alive"] == "1m" and result.text == ollama.answer
+    assert result.parameters["raw"] is True and result.parameters["keep_alive"] == "1m"
+    assert result.usage["total_ms"] == 2400
+
+
+def test_a_backend_without_raw_prompts_says_so():
+    with OpenRouterFake() as fake:
+        backend = OpenRouterBackend(fake.url, fake.api_key, timeout=5)
+        with pytest.raises(BackendError) as err:
+            backend.complete("hello", "openai/gpt-4o-mini", {})
+        backend.close()
+    assert err.value.code == "raw_prompt_unsupported"
