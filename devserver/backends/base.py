@@ -170,6 +170,10 @@ class Backend:
         """Tell whether a model is installed (None when the backend cannot tell)."""
         return None
 
+    def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """Return what a model can do (e.g. `vision`), None when the backend cannot tell."""
+        return None
+
     def attach(self, router: Any) -> None:
         """Receive the app's router (for backends that call other backends, e.g. code made by an LLM)."""
 

@@ -61,6 +61,7 @@ class OllamaBackend(LlmBackend):
         self._timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self.client = ollama.Client(host=self.url, timeout=self._timeouts) if url else None
         self._digests: dict[str, str] = {}
+        self._capabilities: dict[str, frozenset[str] | None] = {}
 
     @classmethod
     def from_config(cls, config: Any) -> "OllamaBackend":
@@ -139,6 +140,17 @@ class OllamaBackend(LlmBackend):
             return full_name(model) in self.list_models()
         except BackendError:
             return None
+
+    def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """Return the model's capabilities from `/api/show` (`completion`, `vision`, ...), None when unknown."""
+        if model not in self._capabilities:
+            try:
+                with self._translated(model):
+                    shown = self._require().show(model)
+            except BackendError:
+                return None  # not cached: the next check asks again
+            self._capabilities[model] = frozenset(shown.capabilities or ()) if shown.capabilities else None
+        return self._capabilities[model]
 
     def unload(self, model: str) -> None:
         """Ask Ollama to drop the model from memory now (`keep_alive: 0`)."""

@@ -148,6 +148,11 @@ class Router:
             return result
         raise self._exhausted(last, attempts, paused)
 
+    def model_capabilities(self, model_ref: str) -> frozenset[str] | None:
+        """Return what the model of a `provider/model` reference can do, None when its backend cannot tell."""
+        provider, model = split_model_ref(model_ref)
+        return self._registry.llm(provider).model_capabilities(model)
+
     def unload(self, role: str) -> None:
         """Free the memory of the model a role uses (where the backend can)."""
         provider, model = split_model_ref(self._model_for(role))

@@ -66,6 +66,7 @@ class GuardFormat:
     name: ClassVar[str] = ""
     families: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {}
+    sees_images: ClassVar[bool] = False  # whether a picture can be its user turn (the image check)
 
     def requests(self, text: str, level: str) -> list[GuardRequest]:
         """Return the calls that classify a text at a level (default: the text as the only user turn)."""
@@ -96,6 +97,7 @@ class LlamaGuard(GuardFormat):
     name = "llama-guard"
     families = ("llama-guard3", "llama-guard-3", "llama-guard4", "llama-guard-4", "llama-guard")
     options = {"temperature": 0, "max_tokens": 20}
+    sees_images = True  # Llama Guard 3 Vision and 4; a text-only Llama Guard refuses pictures (→ unchecked)
 
     def parse(self, answers: list[tuple[GuardRequest, ChatResult]], level: str) -> GuardVerdict:
         result = answers[0][1]
@@ -159,7 +161,7 @@ _TURN_MARKERS = re.compile(r"<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos)\s*>"
 
 
 class ShieldGemma(GuardFormat):
-    """ShieldGemma: one raw prompt per policy; `Yes` (violates) or `No`, read as P(Yes) where log-probabilities exist."""
+    """ShieldGemma: one raw prompt per policy; `Yes` (violates) or `No`, read as P(Yes) where logprobs exist."""
 
     name = "shieldgemma"
     families = ("shieldgemma",)

@@ -61,6 +61,11 @@ class SafetyService:
 
     def image_status(self) -> dict[str, Any]:
         """Tell whether generated pictures are checked, and by which model (for health and the teacher view)."""
+        guard = self.images.guard
+        if self.images.configured and guard is not None and not guard.sees_images:
+            return {"checked": False, "model": self.images.model_ref,
+                    "note": "IMAGE_CHECK_MODEL is a text-only guard: pictures cannot be checked and are withheld "
+                            "from kids and youth. Choose a vision model."}
         if self.images.configured:
             return {"checked": True, "model": self.images.model_ref,
                     "note": "Every generated picture is checked before kids or youth see it."}
@@ -70,10 +75,11 @@ class SafetyService:
 
 def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = None,
                  directory: Path | None = None, see: SeeFn | None = None,
-                 complete: CompleteFn | None = None) -> SafetyService:
+                 complete: CompleteFn | None = None,
+                 capabilities: Callable[[str], frozenset[str] | None] | None = None) -> SafetyService:
     """Load the lists and messages once; wire the verifier to the router's chat and raw `complete`.
 
-    `see` is the image check's chat (Router.chat_model).
+    `see` is the image check's chat (Router.chat_model), `capabilities` tells whether its model can see.
     `conservative` defaults to whether a judge (verify or Stage 3 model, or a fallback) is `local/...`.
     A role served by a guard model (Llama Guard, ShieldGemma) is asked in the guard's own format."""
     if conservative is None:  # any judge that may answer (role or fallback) being the tiny model decides
@@ -85,5 +91,5 @@ def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = N
     verifier = Verifier(policy, chat, conservative, guards=guards, keep_alive=config.SAFETY_KEEP_ALIVE,
                         complete=complete)
     images = ImageChecker(policy, see, config.IMAGE_CHECK_MODEL, config.IMAGE_CHECK_MAX_SIDE,
-                          keep_alive=config.SAFETY_KEEP_ALIVE)
+                          keep_alive=config.SAFETY_KEEP_ALIVE, capabilities=capabilities)
     return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL, images)

@@ -4,7 +4,8 @@
 ns and token counts) or answers in one object with `stream: false`; it honours `format` (answers a
 canned JSON object), `options.num_predict` (cuts the answer, `done_reason: "length"`) and
 `keep_alive` (empty `messages` load or, with keep_alive 0, unload the model; `/api/ps` shows what
-is loaded). `/api/tags` lists the installed models with digests; `/api/version` the version.
+is loaded). `/api/tags` lists the installed models with digests; `/api/version` the version;
+`/api/show` a model's `capabilities` (`vision` for vision-model names).
 
 Guard and vision models answer in their own formats (see `tests/fakes/vision.py`): a model whose
 name starts with `llama-guard` answers `safe` / `unsafe\nS10`, one starting with `shieldgemma` answers
@@ -39,6 +40,7 @@ from tests.fakes.vision import (decode_b64, image_verdict, llama_guard_answer, p
 
 VERSION = "0.12.6"
 ZERO_KEEP_ALIVE = (0, "0", "0s", "0m")
+VISION_WORDS = ("vision", "vl", "llava", "llama-guard4", "gemma3")  # model names /api/show reports as seeing
 FINAL_TIMINGS = {"total_duration": 2_400_000_000, "load_duration": 400_000_000,
                  "prompt_eval_duration": 300_000_000, "eval_duration": 1_600_000_000}
 
@@ -60,7 +62,7 @@ class OllamaFake(FakeApp):
     """An Ollama server on 127.0.0.1 with switchable failure modes; use as a context manager."""
 
     routes = {("POST", "/api/chat"): "chat", ("POST", "/api/generate"): "generate", ("GET", "/api/tags"): "tags",
-              ("GET", "/api/ps"): "ps", ("GET", "/api/version"): "version"}
+              ("GET", "/api/ps"): "ps", ("GET", "/api/version"): "version", ("POST", "/api/show"): "show"}
 
     def __init__(self, models: tuple[str, ...] = ("llama3.2:latest", "gpt-oss:20b")) -> None:
         super().__init__()
@@ -157,7 +159,7 @@ class OllamaFake(FakeApp):
         name = body["model"].rsplit("/", 1)[-1]
         said = next((str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"), "")
         if name.startswith("llama-guard"):
-            return llama_guard_answer(said), None
+            return llama_guard_answer(said, images, self.unsafe_images), None
         if name.startswith("shieldgemma"):
             answer = shieldgemma_answer(said)
             top = body.get("top_logprobs") or 0
@@ -222,6 +224,17 @@ class OllamaFake(FakeApp):
                 "digest": self.models[name], "details": {"parent_model": "", "format": "gguf", "family": "llama",
                                                          "families": ["llama"], "parameter_size": "3.2B",
                                                          "quantization_level": "Q4_K_M"}}
+
+    def show(self, request: Request, reply: Reply) -> None:
+        """Describe a model: `capabilities` has `vision` for names of vision models (and Llama Guard 4)."""
+        name = _full(str((request.json() or {}).get("model", "")))
+        if name not in self.models:
+            return reply.json(404, {"error": f"model '{name}' not found"})
+        seeing = any(word in name for word in VISION_WORDS)
+        reply.json(200, {"modelfile": "", "parameters": "temperature 0", "template": "{{ .Prompt }}",
+                         "details": self._model_entry(name)["details"], "model_info": {},
+                         "capabilities": ["completion", *(["vision"] if seeing else [])],
+                         "modified_at": "2025-09-01T10:00:00Z"})
 
     def tags(self, request: Request, reply: Reply) -> None:
         reply.json(200, {"models": [self._model_entry(name) for name in sorted(self.models)]})

@@ -6,7 +6,8 @@ a local llama.cpp-style server), answers in the OpenAI shape with `usage` incl. 
 with `modalities` containing "image" gets a real PNG as a data URL in `message.images`.
 `response_format` json_schema gets the canned `json_answer` — or, when the messages carry pictures
 (`image_url` parts with data URLs), a verdict on them: unsafe when a picture's pixel digest is in
-`unsafe_images` (see `tests/fakes/vision.py`; an undecodable picture gets HTTP 400); `max_tokens` cuts the answer
+`unsafe_images` (see `tests/fakes/vision.py`; an undecodable picture gets HTTP 400); a `llama-guard`
+model answers in Llama Guard's format instead; `max_tokens` cuts the answer
 (`finish_reason: "length"`). `GET /key` reports the key's credit, `GET /models` the models.
 
 Failure modes — set `fake.mode`:
@@ -34,9 +35,10 @@ from typing import Any
 from PIL import Image
 
 from tests.fakes.server import FakeApp, Reply, Request
-from tests.fakes.vision import decode_b64, image_verdict, pixel_digest
+from tests.fakes.vision import decode_b64, image_verdict, llama_guard_answer, pixel_digest
 
-DEFAULT_MODELS = ("openai/gpt-4o-mini", "meta-llama/llama-3.1-8b-instruct", "google/gemini-2.5-flash-image")
+DEFAULT_MODELS = ("openai/gpt-4o-mini", "meta-llama/llama-3.1-8b-instruct", "google/gemini-2.5-flash-image",
+                  "meta-llama/llama-guard-4-12b")
 MODERATION_METADATA = {"reasons": ["violence"], "flagged_input": "…", "provider_name": "FakeProvider",
                        "model_slug": "openai/gpt-4o-mini"}
 
@@ -123,6 +125,9 @@ class OpenRouterFake(FakeApp):
         fmt = body.get("response_format") or {}
         verdict = image_verdict(images, self.unsafe_images) if images else self.json_answer
         text = json.dumps(verdict) if fmt.get("type") == "json_schema" else self.answer
+        if "llama-guard" in used:  # a guard answers in its own format, whatever was asked
+            said = str((body.get("messages") or [{}])[-1].get("content", ""))
+            text = llama_guard_answer(said, images, self.unsafe_images)
         words = re.findall(r"\S+\s*", text)
         finish = "stop"
         if body.get("max_tokens") and len(words) > body["max_tokens"]:

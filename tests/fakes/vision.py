@@ -42,8 +42,10 @@ def image_verdict(images: list[bytes], unsafe: set[str]) -> dict[str, Any]:
     return {"safe": True, "category": "none", "reason": "A harmless picture."}
 
 
-def llama_guard_answer(text: str) -> str:
-    """Answer as Llama Guard 3 does: `safe`, or `unsafe` and a line of hazard codes."""
+def llama_guard_answer(text: str, images: list[bytes] = (), unsafe: set[str] = frozenset()) -> str:
+    """Answer as Llama Guard does: `safe`, or `unsafe` and a line of hazard codes (pictures: S1 when registered)."""
+    if images:
+        return "unsafe\nS1" if any(pixel_digest(data) in unsafe for data in images) else "safe"
     if GARBAGE_MARKER in text:
         return "I can't help with that request."
     found = UNSAFE_MARKER.search(text)

@@ -79,11 +79,13 @@ def test_an_unsafe_picture_is_withheld_from_kids_everywhere(make_app, ollama):
     entities = client.get(f"/api/pipeline/{run_id}/entities").get_json()["entities"]
     check = next(e for e in entities if e["item_type"] == "stage4_safety_check")
     assert check["metadata"]["decision"] == "block" and check["metadata"]["category"] == "violence_graphic"
+    assert "violent scene" not in json.dumps(entities)  # what the picture shows is for teachers only
     shown = [e for e in entities if e["item_type"] == "output_image"]
     assert shown and all(e["metadata"].get("withheld") for e in shown)
     # the teacher's record keeps the picture that was withheld
     folder = app.extensions["devserver.recorder"].runs_dir / run_id
     assert [p for p in folder.iterdir() if p.suffix == ".png"]
+    assert "violent scene" in (folder / "events.jsonl").read_text()
 
 
 def test_a_picture_that_cannot_be_checked_is_withheld_from_kids(make_app, ollama):
@@ -118,14 +120,35 @@ def test_without_a_vision_model_nothing_changes_but_health_says_so(make_app, oll
     assert checked["checked"] is True and checked["model"] == f"ollama/{VISION}"
 
 
-def test_an_openrouter_vision_model_gets_the_picture_as_a_data_url(make_app):
+@pytest.mark.parametrize("model, level", [("openai/gpt-4o-mini", "kids"), ("meta-llama/llama-guard-4-12b", "youth")])
+def test_an_openrouter_model_gets_the_picture_as_a_data_url_and_withholds_it(make_app, model, level):
     with OpenRouterFake() as fake:
-        app = make_app(OPENROUTER_URL=fake.url, OPENROUTER_API_KEY=fake.api_key, DEFAULT_SAFETY_LEVEL="kids",
-                       IMAGE_CHECK_MODEL="openrouter/openai/gpt-4o-mini", RETRY_ATTEMPTS=1)
+        app = make_app(OPENROUTER_URL=fake.url, OPENROUTER_API_KEY=fake.api_key, DEFAULT_SAFETY_LEVEL=level,
+                       IMAGE_CHECK_MODEL=f"openrouter/{model}", RETRY_ATTEMPTS=1)
         client = app.test_client()
         mark_unsafe(client, fake)
-        parts = fake.chat_bodies()[-1]["messages"][-1]["content"]
+        sent = fake.chat_bodies()[-1]
+        parts = sent["messages"][-1]["content"]
         assert [p["type"] for p in parts] == ["text", "image_url"]
         assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+        # Llama Guard 4 answers in its own format and gets no JSON schema; `unsafe\nS1` maps to violence
+        assert ("response_format" in sent) is (model == "openai/gpt-4o-mini")
         run = generate(client)
         assert run["status"] == "blocked" and run["outputs"][0]["url"] is None
+        check = next(e for e in client.get(f"/api/pipeline/{run['run_id']}/entities").get_json()["entities"]
+                     if e["item_type"] == "stage4_safety_check")
+        assert check["metadata"]["category"] == "violence_graphic"
+
+
+@pytest.mark.parametrize("model", ["shieldgemma:2b", "llama3.2:latest"])
+def test_a_model_that_cannot_see_is_never_sent_the_picture_and_kids_do_not_see_it(make_app, model):
+    # ShieldGemma is a text-only guard; Ollama's /api/show reports llama3.2 without `vision`: a blind model
+    # would have judged an empty turn "safe"
+    with OllamaFake(models=(model,)) as fake:
+        client = make_app(OLLAMA_URL=fake.url, IMAGE_CHECK_MODEL=f"ollama/{model}",
+                          DEFAULT_SAFETY_LEVEL="kids").test_client()
+        run = generate(client)
+        assert run["status"] == "blocked" and run["outputs"][0]["block"]["checkpoint"] == "image"
+        assert run["outputs"][0]["url"] is None
+        assert fake.chat_bodies() == [] and fake.generate_bodies() == []
+        assert client.get("/api/health").get_json()["safety"]["images"]["checked"] is (model == "llama3.2:latest")

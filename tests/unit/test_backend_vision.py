@@ -103,3 +103,11 @@ def test_a_backend_without_raw_prompts_says_so():
             backend.complete("hello", "openai/gpt-4o-mini", {})
         backend.close()
     assert err.value.code == "raw_prompt_unsupported"
+
+
+def test_ollama_reports_whether_a_model_can_see(ollama, backend):
+    assert "vision" in backend.model_capabilities("qwen2.5vl:3b")
+    assert "vision" not in backend.model_capabilities("writer:latest")
+    assert backend.model_capabilities("not-pulled") is None  # unknown, asked again next time
+    backend.model_capabilities("qwen2.5vl:3b")
+    assert len(ollama.received("/api/show")) == 3  # the answer for a known model is cached
