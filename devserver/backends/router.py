@@ -340,7 +340,8 @@ class Router:
             self._changed.notify_all()
 
 
-def make_chat_from_config() -> Callable[..., ChatResult]:
-    """Build the app's backends from the environment and return the router's `chat` (for CLIs)."""
+def make_router_from_config() -> Router:
+    """Build the app's backends and router from the environment (for CLIs)."""
     config = Config.from_env()
-    return Router(build_registry(config), config).chat
+    return Router(build_registry(config), config)
+
