@@ -1,12 +1,12 @@
 """The image check after generation: a vision model looks at each generated picture before a student does.
 
 Configured by `IMAGE_CHECK_MODEL` (`ollama/llama3.2-vision`, `ollama/qwen2.5vl:7b`, `openrouter/...`);
-empty means pictures are not checked (health says so). A model whose backend reports no `vision` capability (Ollama `/api/show`) is
-never sent the picture: a blind model would judge an empty turn safe. The picture goes to that model alone — never
-along the fallback chain, whose text models would answer without seeing it — as a PNG (scaled down to
-`IMAGE_CHECK_MAX_SIDE`, which also drops any metadata) with our JSON verdict schema `{safe, category,
-reason}`. The generation prompt is not sent: the model judges what the picture shows, and a student's
-text cannot talk it into a verdict.
+empty means pictures are not checked (health says so). A model whose backend reports no `vision`
+capability (Ollama `/api/show`) is never sent the picture: a blind model would judge an empty turn
+safe. The picture goes to that model alone — never along the fallback chain, whose text models would
+answer without seeing it — as a JPEG (scaled down to `IMAGE_CHECK_MAX_SIDE`, which also drops any
+metadata) with our JSON verdict schema `{safe, category, reason}`. The generation prompt is not sent:
+the model judges what the picture shows, and a student's text cannot talk it into a verdict.
 
 A guard model that sees pictures (Llama Guard 3 Vision / Llama Guard 4, e.g.
 `openrouter/meta-llama/llama-guard-4-12b`) gets the picture as its user turn and answers in its own
@@ -38,7 +38,10 @@ SeeFn = Callable[..., ChatResult]  # Router.chat_model(model_ref, messages, opti
 
 
 def prepare(data: bytes, max_side: int) -> bytes:
-    """Return the picture as PNG no larger than max_side; raise ValueError when it is no readable image."""
+    """Return the picture as JPEG no larger than max_side; raise ValueError when it is no readable image.
+
+    JPEG at quality 90: about ten times faster to encode than PNG (tests/bench/bench_image_check.py), and
+    re-encoding drops metadata such as the workflow (with the student's prompt) ComfyUI writes into PNGs."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -48,7 +51,7 @@ def prepare(data: bytes, max_side: int) -> bytes:
     if max(picture.size) > max_side:
         picture.thumbnail((max_side, max_side))
     out = io.BytesIO()
-    picture.save(out, format="PNG")
+    picture.save(out, format="JPEG", quality=90)
     return out.getvalue()
 
 

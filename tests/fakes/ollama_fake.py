@@ -10,8 +10,10 @@ is loaded). `/api/tags` lists the installed models with digests; `/api/version` 
 Guard and vision models answer in their own formats (see `tests/fakes/vision.py`): a model whose
 name starts with `llama-guard` answers `safe` / `unsafe\nS10`, one starting with `shieldgemma` answers
 `Yes` / `No` (with first-token `logprobs` when asked), both decided by a marker in the last user
-turn; `POST /api/generate` with `raw: true` to ShieldGemma answers its one-policy prompt the same way. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and,
-with `format` set, judged by the pictures: unsafe when a picture's pixel digest is in `unsafe_images`.
+turn; `POST /api/generate` with `raw: true` to ShieldGemma answers its one-policy prompt the same
+way. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and, with
+`format` set (or to a Llama Guard), judged by the pictures: unsafe when one looks like a picture in
+`unsafe_images`.
 
 Failure modes — set `fake.mode`:
   ok                answer normally
@@ -73,7 +75,7 @@ class OllamaFake(FakeApp):
         self.trickle_interval = 0.2
         self.answer = "A small red boat sails across the calm blue sea at dawn."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
-        self.unsafe_images: set[str] = set()  # pixel digests (tests.fakes.vision.pixel_digest) a vision model flags
+        self.unsafe_images: set[bytes] = set()  # thumbnails (tests.fakes.vision.pixel_digest) a vision model flags
         self.images_seen: list[bytes] = []
         self.vision_answer: dict[str, Any] | None = None  # answer pictures with this instead of judging them
 

@@ -5,7 +5,7 @@ a local llama.cpp-style server), answers in the OpenAI shape with `usage` incl. 
 = the model actually used: with `models: [...]` it skips models listed in `down_models`. A request
 with `modalities` containing "image" gets a real PNG as a data URL in `message.images`.
 `response_format` json_schema gets the canned `json_answer` — or, when the messages carry pictures
-(`image_url` parts with data URLs), a verdict on them: unsafe when a picture's pixel digest is in
+(`image_url` parts with data URLs), a verdict on them: unsafe when a picture looks like one in
 `unsafe_images` (see `tests/fakes/vision.py`; an undecodable picture gets HTTP 400); a `llama-guard`
 model answers in Llama Guard's format instead; `max_tokens` cuts the answer
 (`finish_reason: "length"`). `GET /key` reports the key's credit, `GET /models` the models.
@@ -73,7 +73,7 @@ class OpenRouterFake(FakeApp):
         self.cost = 0.000123
         self.answer = "A lighthouse keeper paints the storm in seven colours."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
-        self.unsafe_images: set[str] = set()
+        self.unsafe_images: set[bytes] = set()
         self.images_seen: list[bytes] = []
         self._ids = itertools.count(1)
 

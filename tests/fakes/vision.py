@@ -1,15 +1,14 @@
 """What the fake vision and guard models "see": pictures recognised by their pixels, texts by markers.
 
-A fake vision model judges a picture unsafe when its pixel digest is in the fake's `unsafe_images`
-(tests register the digest of a picture the sketch backend will render, so the same PNG, even
-re-encoded, is recognised). A fake guard model finds its verdict in the text it classifies:
+A fake vision model judges a picture unsafe when it looks like one in the fake's `unsafe_images`
+(tests register the 8x8 thumbnail of a picture the sketch backend renders; the same picture, even
+re-encoded as JPEG or scaled, is recognised). A fake guard model finds its verdict in the text it classifies:
 `unsafe-S10` (Llama Guard codes, comma-separated: `unsafe-S1,S10`) makes it say unsafe,
 `garbage-answer` makes it answer outside its format, anything else is safe.
 """
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import re
 from typing import Any
@@ -20,13 +19,22 @@ UNSAFE_MARKER = re.compile(r"unsafe-(S\d+(?:,S\d+)*)")
 GARBAGE_MARKER = "garbage-answer"
 
 
-def pixel_digest(data: bytes) -> str:
-    """Return a digest of a picture's RGB pixels (independent of the file format); ValueError if unreadable."""
+TOLERANCE = 8  # per channel, out of 255: what re-encoding (JPEG) and scaling may change in a thumbnail
+
+
+def pixel_digest(data: bytes) -> bytes:
+    """Return a picture's 8x8 colour thumbnail: it survives re-encoding and scaling; ValueError if unreadable."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()
+            return image.convert("RGB").resize((8, 8), Image.Resampling.BOX).tobytes()
     except OSError as exc:
         raise ValueError(f"image: unknown format ({exc})") from None
+
+
+def is_registered(data: bytes, registered: set[bytes]) -> bool:
+    """Tell whether a picture looks like one of the registered thumbnails."""
+    key = pixel_digest(data)
+    return any(max(abs(a - b) for a, b in zip(key, known)) <= TOLERANCE for known in registered)
 
 
 def decode_b64(value: str) -> bytes:
@@ -34,18 +42,18 @@ def decode_b64(value: str) -> bytes:
     return base64.b64decode(value.split(",", 1)[1] if value.startswith("data:") else value, validate=True)
 
 
-def image_verdict(images: list[bytes], unsafe: set[str]) -> dict[str, Any]:
+def image_verdict(images: list[bytes], unsafe: set[bytes]) -> dict[str, Any]:
     """Return our JSON verdict for pictures: unsafe when any of them is a registered unsafe picture."""
-    flagged = any(pixel_digest(data) in unsafe for data in images)
+    flagged = any(is_registered(data, unsafe) for data in images)
     if flagged:
         return {"safe": False, "category": "violence_graphic", "reason": "The picture shows a violent scene."}
     return {"safe": True, "category": "none", "reason": "A harmless picture."}
 
 
-def llama_guard_answer(text: str, images: list[bytes] = (), unsafe: set[str] = frozenset()) -> str:
+def llama_guard_answer(text: str, images: list[bytes] = (), unsafe: set[bytes] = frozenset()) -> str:
     """Answer as Llama Guard does: `safe`, or `unsafe` and a line of hazard codes (pictures: S1 when registered)."""
     if images:
-        return "unsafe\nS1" if any(pixel_digest(data) in unsafe for data in images) else "safe"
+        return "unsafe\nS1" if any(is_registered(data, unsafe) for data in images) else "safe"
     if GARBAGE_MARKER in text:
         return "I can't help with that request."
     found = UNSAFE_MARKER.search(text)

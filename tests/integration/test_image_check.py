@@ -130,7 +130,7 @@ def test_an_openrouter_model_gets_the_picture_as_a_data_url_and_withholds_it(mak
         sent = fake.chat_bodies()[-1]
         parts = sent["messages"][-1]["content"]
         assert [p["type"] for p in parts] == ["text", "image_url"]
-        assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+        assert parts[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
         # Llama Guard 4 answers in its own format and gets no JSON schema; `unsafe\nS1` maps to violence
         assert ("response_format" in sent) is (model == "openai/gpt-4o-mini")
         run = generate(client)
