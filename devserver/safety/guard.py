@@ -63,7 +63,6 @@ def _rank(category: str) -> int:
 class GuardFormat:
     """How to talk to one guard family and how to read its answer."""
 
-    name: ClassVar[str] = ""
     families: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {}
     sees_images: ClassVar[bool] = False  # whether a picture can be its user turn (the image check)
@@ -88,13 +87,11 @@ LLAMA_GUARD_CODES: dict[str, tuple[str, str]] = {
 }
 # Codes that block at adult/research too; the others are recorded there (adults discuss such topics).
 ALWAYS_BLOCK = frozenset({"S1", "S3", "S4", "S9", "S10"})
-_CODES = re.compile(r"S\d{1,2}")
 
 
 class LlamaGuard(GuardFormat):
     """Llama Guard 3 / 4: `safe`, or `unsafe` and a line of hazard codes."""
 
-    name = "llama-guard"
     families = ("llama-guard3", "llama-guard-3", "llama-guard4", "llama-guard-4", "llama-guard")
     options = {"temperature": 0, "max_tokens": 20}
     sees_images = True  # Llama Guard 3 Vision and 4; a text-only Llama Guard refuses pictures (→ unchecked)
@@ -108,7 +105,7 @@ class LlamaGuard(GuardFormat):
         if head != "unsafe" or len(lines) != 2:
             raise GuardGarbage(f"Llama Guard answered {result.text[:60]!r}, not 'safe' or 'unsafe' + codes")
         codes = [c.strip() for c in lines[1].split(",")]
-        if not codes or any(not _CODES.fullmatch(c) or c not in LLAMA_GUARD_CODES for c in codes):
+        if any(c not in LLAMA_GUARD_CODES for c in codes):
             raise GuardGarbage(f"Llama Guard named unknown hazard codes: {lines[1][:60]!r}")
         named = ", ".join(f"{c} {LLAMA_GUARD_CODES[c][1]}" for c in codes)
         category = min((LLAMA_GUARD_CODES[c][0] for c in codes), key=_rank)
@@ -163,7 +160,6 @@ _TURN_MARKERS = re.compile(r"<\s*/?\s*(?:start_of_turn|end_of_turn|bos|eos)\s*>"
 class ShieldGemma(GuardFormat):
     """ShieldGemma: one raw prompt per policy; `Yes` (violates) or `No`, read as P(Yes) where logprobs exist."""
 
-    name = "shieldgemma"
     families = ("shieldgemma",)
     options = {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5}
 
