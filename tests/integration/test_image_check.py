@@ -80,6 +80,9 @@ def test_an_unsafe_picture_is_withheld_from_kids_everywhere(make_app, ollama):
     check = next(e for e in entities if e["item_type"] == "stage4_safety_check")
     assert check["metadata"]["decision"] == "block" and check["metadata"]["category"] == "violence_graphic"
     assert "violent scene" not in json.dumps(entities)  # what the picture shows is for teachers only
+    stream = client.get(f"/api/pipeline/{run_id}/events").get_data(as_text=True)
+    assert "stage4_safety_check" in stream and "violent scene" not in stream
+    assert f"/api/media/image/{run_id}" not in stream
     shown = [e for e in entities if e["item_type"] == "output_image"]
     assert shown and all(e["metadata"].get("withheld") for e in shown)
     # the teacher's record keeps the picture that was withheld
