@@ -155,7 +155,11 @@ class Router:
 
     def unload(self, role: str) -> None:
         """Free the memory of the model a role uses (where the backend can)."""
-        provider, model = split_model_ref(self._model_for(role))
+        self.unload_model(self._model_for(role))
+
+    def unload_model(self, model_ref: str) -> None:
+        """Free the memory of a `provider/model` (where the backend can)."""
+        provider, model = split_model_ref(model_ref)
         self._registry.llm(provider).unload(model)
 
     # ---- media

@@ -50,11 +50,13 @@ class Services:
     def before_media(self, chunk: OutputChunk) -> None:
         """Free the LLM's GPU memory before a local ComfyUI job, when configured."""
         if chunk.backend == "comfyui" and self.config.OLLAMA_UNLOAD_BEFORE_MEDIA:
-            for role in ("STAGE2_INTERCEPTION_MODEL", "STAGE3_MODEL"):
+            # the image check's vision model (loaded after the last picture) holds GPU memory too
+            refs = [self.config.model_for(r) for r in ("STAGE2_INTERCEPTION_MODEL", "STAGE3_MODEL")]
+            for ref in [*refs, *([self.config.IMAGE_CHECK_MODEL] if self.config.IMAGE_CHECK_MODEL else [])]:
                 try:
-                    self.router.unload(role)
+                    self.router.unload_model(ref)
                 except Exception:
-                    log.warning("could not unload the model of %s before the media job", role)
+                    log.warning("could not unload %s before the media job", ref)
 
 
 class Orchestrator:

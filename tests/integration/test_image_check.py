@@ -155,3 +155,18 @@ def test_a_model_that_cannot_see_is_never_sent_the_picture_and_kids_do_not_see_i
         assert run["outputs"][0]["url"] is None
         assert fake.chat_bodies() == [] and fake.generate_bodies() == []
         assert client.get("/api/health").get_json()["safety"]["images"]["checked"] is (model == "llama3.2:latest")
+
+
+def test_the_vision_model_is_unloaded_before_a_comfyui_job_when_configured(make_app, ollama):
+    from tests.fakes.comfyui_fake import FakeComfyUI
+
+    models = ("sd3.5_large.safetensors", "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors")
+    with FakeComfyUI(models=models, frame_delay=0.01) as comfy:
+        client = make_app(COMFYUI_URL=comfy.url, OLLAMA_URL=ollama.url, IMAGE_CHECK_MODEL=f"ollama/{VISION}",
+                          OLLAMA_UNLOAD_BEFORE_MEDIA=True, DEFAULT_SAFETY_LEVEL="kids").test_client()
+        body = {"output_configs": ["sd35_large"], "prompt": "a quiet harbour", "seed": 1}
+        for _ in range(2):
+            run = client.post(f"/api/schema/pipeline/generation{WAIT}", json=body).get_json()
+            assert run["status"] == "succeeded", run  # the fake vision model found the picture harmless
+        calls = ["check" if b.get("messages") else "unload" for b in ollama.chat_bodies() if b["model"] == VISION]
+        assert calls == ["unload", "check", "unload", "check"]  # freed before each ComfyUI job
