@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from devserver.errors import ConfigError
 from devserver.safety import checkpoint as cp
 from devserver.safety.guard import guard_format
 from devserver.safety.image_check import ImageChecker, SeeFn
@@ -90,6 +91,9 @@ def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = N
     policy = load_policy(directory)
     verifier = Verifier(policy, chat, conservative, guards=guards, keep_alive=config.SAFETY_KEEP_ALIVE,
                         complete=complete)
+    if config.IMAGE_CHECK_MODEL and "/" not in config.IMAGE_CHECK_MODEL.strip("/"):
+        raise ConfigError(f"IMAGE_CHECK_MODEL={config.IMAGE_CHECK_MODEL!r} is not provider/model; write e.g. "
+                          "ollama/llama3.2-vision, or leave it empty to not check pictures")
     images = ImageChecker(policy, see, config.IMAGE_CHECK_MODEL, config.IMAGE_CHECK_MAX_SIDE,
                           keep_alive=config.SAFETY_KEEP_ALIVE, capabilities=capabilities)
     return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL, images)

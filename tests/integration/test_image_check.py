@@ -10,6 +10,7 @@ from typing import Iterator
 
 import pytest
 
+from devserver.errors import ConfigError
 from tests.fakes.ollama_fake import OllamaFake
 from tests.fakes.openrouter_fake import OpenRouterFake
 from tests.fakes.vision import pixel_digest
@@ -170,3 +171,8 @@ def test_the_vision_model_is_unloaded_before_a_comfyui_job_when_configured(make_
             assert run["status"] == "succeeded", run  # the fake vision model found the picture harmless
         calls = ["check" if b.get("messages") else "unload" for b in ollama.chat_bodies() if b["model"] == VISION]
         assert calls == ["unload", "check", "unload", "check"]  # freed before each ComfyUI job
+
+
+def test_a_malformed_image_check_model_stops_the_start_with_a_clear_error(make_app):
+    with pytest.raises(ConfigError, match="IMAGE_CHECK_MODEL"):
+        make_app(IMAGE_CHECK_MODEL="llama3.2-vision")
