@@ -117,6 +117,21 @@ class Config:
     SAFETY_KEEP_ALIVE: str = "10m"  # Ollama keep_alive for guard, verify and image-check calls
     # runs
     RUN_WORKERS: int = 4
+    # access: accounts, logins, workshop sessions, limits (see docs/SECURITY.md)
+    DATA_DIR: Path | None = None  # accounts and sessions (SQLite) and the secret key; None → EXPORTS_DIR/data
+    SECRET_KEY: str = field(default="", repr=False)  # signs cookies; empty → generated once into DATA_DIR
+    ALLOWED_HOSTS: tuple[str, ...] = ()  # Host names accepted besides localhost, 127.0.0.1, ::1 and HOST
+    PROXY_HOPS: int = 0  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0 = none)
+    PUBLIC_URL: str = ""  # the address students open (join links, QR codes); empty → the teacher's address
+    LOGIN_RATE_LIMIT: str = "10 per minute"  # login and set-up attempts per client address
+    LOGIN_HOURS: int = 12  # how long a staff login lasts
+    RUNS_PER_MINUTE: int = 30  # new runs per student and minute in the built-in default session
+    MAX_OUTPUTS_PER_RUN: int = 8  # outputs one run may collect in the built-in default session
+    RUN_MAX_PHASES: int = 60  # phases (stage2, optimize, generation) one run may take, in any session
+    # retention of run records (workshop sessions set their own period; see docs/RESEARCH_EXPORT.md)
+    RETENTION_DAYS: int = 0  # days runs without a session (or of the default session) are kept; 0 = until deleted
+    RETENTION_SWEEP_SECONDS: float = 3600.0  # how often expired runs are deleted
+    RETENTION_FIRST_SWEEP_SECONDS: float = 60.0  # first sweep after start-up
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":
@@ -141,8 +156,8 @@ class Config:
         if unknown:
             raise KeyError(f"unknown config settings: {', '.join(unknown)}")
         values = dict(overrides)
-        for key in ("SCHEMAS_DIR", "EXPORTS_DIR", "FRONTEND_DIST"):
-            if key in values:
+        for key in ("SCHEMAS_DIR", "EXPORTS_DIR", "FRONTEND_DIST", "DATA_DIR"):
+            if values.get(key) is not None:
                 values[key] = Path(values[key])
         if "MODEL_ROLE_MAP" in values:
             values["MODEL_ROLE_MAP"] = {**self.MODEL_ROLE_MAP, **values["MODEL_ROLE_MAP"]}
@@ -154,12 +169,16 @@ class Config:
             raise KeyError(f"unknown model role {role!r}; known roles: {', '.join(MODEL_ROLES)}")
         return self.MODEL_ROLE_MAP[role]
 
+    def data_dir(self) -> Path:
+        """Return the folder for accounts, sessions and the secret key (never inside SCHEMAS_DIR)."""
+        return self.DATA_DIR or self.EXPORTS_DIR / "data"
+
     def public(self) -> dict[str, Any]:
         """Return the settings safe to show (secrets reduced to whether they are set)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name.endswith("API_KEY"):
+            if not f.repr:  # secrets (API keys, SECRET_KEY) are declared with repr=False
                 value = bool(value)
             elif isinstance(value, Path):
                 value = str(value)
@@ -182,6 +201,8 @@ def _coerce(kind: Any, raw: str, name: str) -> Any:
             return float(raw)
         if kind == "Path":
             return Path(raw).expanduser()
+        if kind == "Path | None":
+            return Path(raw).expanduser() if raw.strip() else None
         if kind.startswith("tuple"):
             return _split(raw)
     except ValueError as exc:

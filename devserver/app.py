@@ -10,15 +10,18 @@ from typing import Any, Mapping
 from flask import Flask
 
 from config import MODEL_ROLES, SAFETY_LEVELS, Config
-from devserver import api
+from devserver import access, api
 from devserver.backends.availability import AvailabilityChecker
 from devserver.backends.registry import build_registry, known_backend_ids
 from devserver.backends.router import Router
 from devserver.engine.orchestrator import Orchestrator, Services
 from devserver.safety.service import build_safety
-from devserver.errors import ConfigError, register_error_handlers
+from devserver.errors import ConfigError, NotFound, register_error_handlers
 from devserver.recorder import LivePipelineRecorder
+from devserver.recorder.items import now_iso
+from devserver.recorder.retention import Retention
 from devserver.schemas.catalog import Catalog
+from devserver.teacher import setup as teacher_setup
 
 VERSION = "0.1.0"
 log = logging.getLogger(__name__)
@@ -55,12 +58,42 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
         "devserver.recorder": recorder, "devserver.orchestrator": orchestrator,
         "devserver.availability": AvailabilityChecker(registry, router, cfg, cfg.AVAILABILITY_CACHE_SECONDS),
     })
+    teacher_setup.install(app, cfg, catalog, safety, recorder, orchestrator)
     register_error_handlers(app)
+    access.init_app(app, cfg)
+    install_retention(app, cfg)
     api.register(app)
     return app
 
 
+def install_retention(app: Flask, cfg: Config) -> Retention:
+    """Wire deletion and the retention sweep: periods from the sessions, entries into the audit log."""
+    workshops = app.extensions["devserver.access"].workshops
+    teacher_db = app.extensions["devserver.teacher_db"]
+
+    def days(session: str | None) -> int:
+        try:
+            own = workshops.get(session).retention_days if session else 0
+        except NotFound:  # a session that no longer exists: the server's default period
+            own = 0
+        return own or cfg.RETENTION_DAYS
+
+    def audit(session: str | None, run_id: str, actor: str, reason: str) -> None:
+        teacher_db.execute("INSERT INTO moderation_audit (session_id, run_id, action, actor, reason, created_at) "
+                           "VALUES (?, ?, 'delete', ?, ?, ?)", (session, run_id, actor, reason, now_iso()))
+
+    retention = Retention(app.extensions["devserver.recorder"], days, audit,
+                          forget=app.extensions["devserver.orchestrator"].forget)
+    app.extensions["devserver.retention"] = retention
+    if not cfg.TESTING:
+        retention.start(cfg.RETENTION_FIRST_SWEEP_SECONDS, cfg.RETENTION_SWEEP_SECONDS)
+    return retention
+
+
 def shutdown(app: Flask) -> None:
     """Stop the app's run workers and release its backends (loaded models, connections)."""
+    app.extensions["devserver.retention"].stop()
     app.extensions["devserver.orchestrator"].shutdown()
     app.extensions["devserver.backends"].close()
+    app.extensions["devserver.teacher_db"].close()
+    app.extensions["devserver.access_db"].close()

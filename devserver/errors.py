@@ -4,6 +4,8 @@ Exception tree (every class carries an HTTP status and a machine-readable code):
 
     AppError
     ├── ValidationFailed        400  bad request body or query (pydantic errors in details)
+    ├── Unauthorized            401  no credentials (log in, join a session, send a token) or invalid ones
+    ├── Forbidden               403  the caller's role may not do this; CSRF or Origin check failed
     ├── NotFound                404  unknown config, run, entity, media
     ├── Conflict                409  run id reused for a different request, run not cancellable
     ├── ConfigError             500  schema files invalid, model role unknown, backend not configured
@@ -52,6 +54,14 @@ class AppError(Exception):
 
 class ValidationFailed(AppError):
     status, code = 400, "validation_failed"
+
+
+class Unauthorized(AppError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
 
 
 class NotFound(AppError):
@@ -114,8 +124,9 @@ def pydantic_details(exc: ValidationError) -> dict[str, Any]:
 def error_response(err: AppError) -> tuple[Response, int]:
     """Render an AppError as the envelope with its status."""
     response = jsonify(err.to_dict())
-    if isinstance(err, BackendRateLimited) and err.retry_after is not None:
-        response.headers["Retry-After"] = str(int(err.retry_after + 0.999))
+    retry_after = getattr(err, "retry_after", None)  # any 429 that knows when to come back says so
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(int(retry_after + 0.999))
     return response, err.status
 
 

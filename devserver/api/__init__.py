@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from devserver.api import configs, frontend, health, media, openapi, pipeline, runs, safety
+from devserver.api import (attitudes, auth, config_editor, configs, favicon, frontend, health, media, moderation,
+                           openapi, own_runs, pipeline, retention, runs, safety, sessions)
 
 
 def register(app: Flask) -> None:
     """Attach every blueprint to the app."""
-    for module in (configs, health, safety, pipeline, media, runs, openapi, frontend):
+    for module in (configs, config_editor, health, safety, pipeline, media, runs, retention, moderation, attitudes,
+                   openapi, auth, sessions, own_runs, favicon, frontend):
         app.register_blueprint(module.bp)

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
+from devserver.access.control import control, principal
 from devserver.api import context
 from devserver.errors import AppError
 from devserver.schemas.catalog import SchemaProblems
@@ -55,7 +56,8 @@ def _by_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def list_interception():
     """List every interception config (attitude), localised."""
     lang = context.lang()
-    configs = [interception_summary(c, lang) for c in context.catalog().snapshot.interception.values()]
+    configs = [interception_summary(c, lang) for c in context.catalog().snapshot.interception.values()
+               if control().offers(principal(), "attitudes", c.id)]  # a student sees what their session allows
     return jsonify({"lang": lang, "configs": _by_order(configs)})
 
 
@@ -63,7 +65,8 @@ def list_interception():
 def list_outputs():
     """List every output config (media model), localised."""
     lang = context.lang()
-    outputs = [output_summary(c, lang) for c in context.catalog().snapshot.outputs.values()]
+    outputs = [output_summary(c, lang) for c in context.catalog().snapshot.outputs.values()
+               if control().offers(principal(), "outputs", c.id)]
     return jsonify({"lang": lang, "outputs": _by_order(outputs)})
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from devserver.access.policy import rule_for
 from devserver.api import context
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 
@@ -20,12 +21,22 @@ BODIES: dict[str, Any] = {
                                      "optimize": OptimizeRequest, "generation": GenerationRequest},
 }
 ERROR = {"$ref": "#/components/schemas/Error"}
-ERROR_RESPONSES = {"400": "Invalid request", "404": "Not found", "405": "Method not allowed",
-                   "409": "Conflict (run id reused, run busy or finished)", "413": "Request body too large",
+ERROR_RESPONSES = {"400": "Invalid request", "401": "No or invalid credentials (log in, join, or send a token)",
+                   "403": "Not allowed for this role, or CSRF/Origin check failed", "404": "Not found",
+                   "405": "Method not allowed", "409": "Conflict (run id reused, run busy or finished)",
+                   "413": "Request body too large", "429": "Too many requests (see Retry-After)",
                    "500": "Server error (never a traceback)"}
 ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "details"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
+
+
+def documents_body(model: Any) -> Any:
+    """Mark a view as taking `model` as its JSON body, so the document shows it."""
+    def mark(view: Any) -> Any:
+        view.request_body = model
+        return view
+    return mark
 
 
 def _openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:
@@ -45,6 +56,13 @@ def _operation(view: Any, path: str, method: str, params: list[tuple[str, str]],
                       **{code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
                          for code, text in ERROR_RESPONSES.items()}},
     }
+    model = getattr(view, "request_body", None)
+    if model is not None and method in ("post", "put", "patch"):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
     if path in BODIES and method == "post":
         variants = []
         for model in BODIES[path].values():
@@ -71,7 +89,9 @@ def build_document() -> dict[str, Any]:
         path, params = _openapi_path(rule.rule)
         view = current_app.view_functions[rule.endpoint]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(view, path, method.lower(), params, components)
+            op = _operation(view, path, method.lower(), params, components)
+            op["x-access"] = rule_for(rule.endpoint).who  # who may call it (devserver/access/policy.py)
+            paths.setdefault(path, {})[method.lower()] = op
     return {"openapi": "3.1.0",
             "info": {"title": "DevServer API", "version": context.version(),
                      "description": "Creative-AI workshop server. Errors: {error: {code, message, details}}."},

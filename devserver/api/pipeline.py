@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
+from devserver.access.control import run_owner
 from devserver.api import context
 from devserver.engine.context import public_view
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
@@ -42,7 +43,7 @@ def start_phase(phase: str):
         raise NotFound(f"No pipeline phase {phase!r}; use one of {', '.join(PHASE_BODIES)}.", code="phase_not_found")
     req = model.model_validate(context.json_body())
     wait = _wait_seconds()  # validated before anything is queued
-    state = context.orchestrator().submit(phase, req)
+    state = context.orchestrator().submit(phase, req, run_owner())  # the caller's session, pseudonym, limits
     if wait is not None:
         return jsonify(context.orchestrator().wait(state.run_id, wait)), 200
     return jsonify({"run_id": state.run_id, "status": state.status, "phase": phase,

@@ -1,4 +1,4 @@
-"""Research API: list, filter, inspect and export recorded runs (open to everyone in this version).
+"""Research API: list, filter, inspect and export recorded runs (staff only: see devserver/access/policy.py).
 
 Every run id is validated before it touches the filesystem; filters and pagination are validated with
 pydantic (unknown query parameters are rejected, so a typo never silently widens a query).
@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from config import SAFETY_LEVELS
+from devserver.access.control import control, principal
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder import export
-from devserver.recorder.index import ORDERS, parse_bound
+from devserver.recorder.index import MODERATION, ORDERS, parse_bound
 from devserver.recorder.items import STATUSES
 from devserver.recorder.recorder import LivePipelineRecorder
 from devserver.recorder.run_id import require_run_id
+from devserver.recorder.xmlrecord import XSD_PATH
 from devserver.schemas.models import MediaType
 
 bp = Blueprint("runs", __name__, url_prefix="/api/runs")
@@ -39,10 +41,13 @@ class RunFilters(BaseModel):
     schema_id: str | None = Field(None, alias="schema", max_length=100)
     safety_level: SafetyLevel | None = None
     session: str | None = Field(None, max_length=100)
+    student: str | None = Field(None, max_length=100)
     media_type: MediaType | None = None
     since: str | None = Field(None, max_length=40)
     until: str | None = Field(None, max_length=40)
     q: str | None = Field(None, max_length=200)
+    safety_category: str | None = Field(None, max_length=60, pattern=r"^[a-z0-9_]+$")
+    moderation: Literal[tuple(MODERATION)] | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -60,8 +65,9 @@ class RunFilters(BaseModel):
         return value
 
     def filters(self) -> dict[str, Any]:
-        """Return the set filters as the index expects them."""
-        return self.model_dump(by_alias=True, exclude_none=True, include=set(RunFilters.model_fields))
+        """Return the set filters as the index expects them (a teacher's limited to their sessions)."""
+        chosen = self.model_dump(by_alias=True, exclude_none=True, include=set(RunFilters.model_fields))
+        return control().research_filters(principal(), chosen)
 
 
 class ListQuery(RunFilters):
@@ -72,13 +78,25 @@ class ListQuery(RunFilters):
     order: Order = "-created_at"
 
 
-class ExportQuery(RunFilters):
-    """Query of the bulk export: the filters, one page of at most BULK_LIMIT runs, media or not."""
+ExportFormat = Literal[("zip", *export.STREAMS)]  # type: ignore[valid-type]
 
-    limit: int = Field(export.BULK_LIMIT, ge=1, le=export.BULK_LIMIT)
+
+class ExportQuery(RunFilters):
+    """Query of the bulk export: the filters, a format, and a page (a ZIP holds at most BULK_LIMIT runs)."""
+
+    format: ExportFormat = "zip"
+    limit: int | None = Field(None, ge=1, le=export.STREAM_LIMIT)
     offset: int = Field(0, ge=0, le=10_000_000)
     order: Order = "-created_at"
     media: bool = True
+
+    @field_validator("limit")
+    @classmethod
+    def _zip_page(cls, limit: int | None, info: ValidationInfo) -> int | None:
+        if info.data.get("format", "zip") == "zip" and (limit or 0) > export.BULK_LIMIT:
+            raise ValueError(f"a ZIP holds at most {export.BULK_LIMIT} runs; page with offset, or stream "
+                             "the texts with format=jsonl, csv, json, xml or otel")
+        return limit
 
 
 def _download(result: export.Export) -> Response:
@@ -98,16 +116,43 @@ def run_stats():
     return jsonify(_recorder().index.stats(RunFilters.model_validate(request.args.to_dict()).filters()))
 
 
+def _matching_ids(query: ExportQuery) -> tuple[list[str], int]:
+    """Return the ids of the matching runs in order (ids only: a bulk export never loads all runs) and the total."""
+    ids: list[str] = []
+    total, offset, wanted = 0, query.offset, query.limit or export.STREAM_LIMIT
+    while len(ids) < wanted:
+        page = _recorder().index.list(query.filters(), min(1000, wanted - len(ids)), offset, query.order)
+        total = page["total"]
+        ids += [row["run_id"] for row in page["runs"]]
+        if len(page["runs"]) < page["limit"]:
+            break
+        offset += len(page["runs"])
+    return ids, total
+
+
 @bp.get("/export")
 def export_runs():
-    """Download the matching runs as one ZIP (at most 500 per request; page with offset)."""
+    """Download the matching runs: a ZIP with media (at most 500 per request), or a streamed text format."""
     query = ExportQuery.model_validate(request.args.to_dict())
-    page = _recorder().index.list(query.filters(), query.limit, query.offset, query.order)
+    if query.format != "zip":
+        run_ids, total = _matching_ids(query)
+        stream = export.stream_many(_recorder(), run_ids, query.format)
+        response = Response(stream_with_context(stream.chunks), mimetype=stream.mimetype, headers={
+            "Content-Disposition": f'attachment; filename="{stream.filename}"', "X-Runs-Total": str(total),
+            "X-Runs-Included": str(len(run_ids))})
+        return response
+    page = _recorder().index.list(query.filters(), query.limit or export.BULK_LIMIT, query.offset, query.order)
     response = _download(export.export_many(_recorder(), page, query.filters(), media=query.media))
     response.headers["X-Runs-Total"] = str(page["total"])
     response.headers["X-Runs-Included"] = str(len(page["runs"]))
     response.headers["X-Runs-Truncated"] = str(query.offset + len(page["runs"]) < page["total"]).lower()
     return response
+
+
+@bp.get("/record.xsd")
+def record_schema():
+    """Return the XML Schema that every XML export validates against."""
+    return send_file(XSD_PATH, mimetype="application/xml", max_age=3600)
 
 
 @bp.get("/<run_id>")
@@ -118,7 +163,7 @@ def get_run(run_id: str):
 
 @bp.get("/<run_id>/export/<fmt>")
 def export_run(run_id: str, fmt: str):
-    """Download one run as json, csv or zip."""
+    """Download one run as json, jsonl, csv, zip, xml, pdf or otel (OTLP/JSON)."""
     require_run_id(run_id)
     if fmt not in export.FORMATS:
         raise ValidationFailed(f"Export format {fmt[:20]!r} is not offered; use one of: {', '.join(export.FORMATS)}.",

@@ -6,6 +6,7 @@ from typing import Literal
 from flask import Blueprint, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
+from devserver.access.control import control, principal
 from devserver.api import context
 
 bp = Blueprint("safety", __name__, url_prefix="/api/safety")
@@ -25,6 +26,6 @@ def check():
     """Check a text: the verdict (decision, method, category, terms) and, when blocked, the message."""
     body = CheckBody.model_validate(context.json_body())
     service = context.safety()
-    level = service.level(body.level, base=context.config().DEFAULT_SAFETY_LEVEL)
+    level = service.level(body.level, base=control().workshop_of(principal()).safety_level)  # the session's level
     verdict = service.check("input", body.text, level)
     return jsonify({"verdict": verdict.to_dict(), "message": service.message(verdict, body.lang or context.lang())})

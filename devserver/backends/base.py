@@ -14,6 +14,7 @@ cost where reported, and the provider's own ids. Errors are the `BackendError` f
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -73,13 +74,14 @@ class ChatResult:
     finish_reason: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
     logprobs: list[dict[str, Any]] | None = None  # per answer token {token, logprob, top_logprobs}, when asked for
+    chat_request: dict[str, Any] = field(default_factory=dict)  # model_ref, messages, options, json_schema (set by the router)
 
     def record(self) -> dict[str, Any]:
-        """Return the JSON-safe metadata for the run record (without the text)."""
+        """Return the JSON-safe metadata for the run record: the call as sent, the answer only as a hash."""
         out = {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
                "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
                "usage": self.usage, "cost": self.cost, "ids": self.ids, "finish_reason": self.finish_reason,
-               "attempts": self.attempts}
+               "attempts": self.attempts, "chat_request": scrub(self.chat_request), "answer_sha256": sha256_text(self.text)}
         if self.logprobs is not None:
             out["logprobs"] = self.logprobs
         return out
@@ -135,7 +137,8 @@ class MediaResult:
         return {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
                 "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
                 "cost": self.cost, "ids": self.ids, "usage": self.usage, "attempts": self.attempts,
-                "files": [{"name": f.name, "mime": f.mime, "bytes": len(f.data)} for f in self.files]}
+                "files": [{"name": f.name, "mime": f.mime, "bytes": len(f.data),
+                           "sha256": hashlib.sha256(f.data).hexdigest()} for f in self.files]}
 
 
 @dataclass
@@ -219,6 +222,11 @@ def is_secret_key(key: Any) -> bool:
     parts = [p for p in re.split(r"[^a-z0-9]+", str(key).lower()) if p]
     return (any(p in SECRET_WORDS for p in parts) or ("api" in parts and "key" in parts)
             or (bool(parts) and parts[-1] in ("token", "key") and len(parts) <= 3 and parts[0] != "max"))
+
+
+def sha256_text(text: str) -> str:
+    """Return the hex SHA-256 of a text's UTF-8 bytes (how the record fingerprints model answers)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def scrub(value: Any) -> Any:

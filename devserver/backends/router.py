@@ -25,6 +25,7 @@ the counters; it is never held while a backend runs, while sleeping, or during a
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -64,6 +65,14 @@ class _Started:
         self.started = True
         if self.callback is not None:
             self.callback(value)
+
+
+def _recordable(message: Message) -> dict[str, Any]:
+    """Return a message for the record: a picture as the SHA-256 and size of the bytes sent, not the bytes."""
+    images = message.get("images")
+    if not images:
+        return dict(message)
+    return {**message, "images": [{"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for data in images]}
 
 
 def _retryable(err: BackendError) -> bool:
@@ -111,17 +120,22 @@ class Router:
         Calls only one special model can answer (a picture for a vision model) turn the chain off: a text
         model further down would answer without having seen the picture."""
         chain = list(dict.fromkeys([model_ref, *(self._config.LLM_FALLBACKS if fallback else ())]))
-        return self._chain(chain, on_token, lambda backend, model, tokens: backend.chat(
+        request = {"messages": [_recordable(m) for m in messages], "options": dict(options),
+                   "json_schema": dict(json_schema) if json_schema else None}
+        return self._chain(chain, on_token, request, lambda backend, model, tokens: backend.chat(
             messages, model, options, json_schema=json_schema, on_token=tokens if on_token else None))
 
     def complete(self, role: str, prompt: str, options: Mapping[str, Any]) -> ChatResult:
         """Send a raw prompt (no chat template) to a role's model; no fallback, a raw prompt fits one model only."""
-        return self._chain([self._model_for(role)], None,
+        request = {"prompt": prompt, "options": dict(options), "raw": True}
+        return self._chain([self._model_for(role)], None, request,
                            lambda backend, model, tokens: backend.complete(prompt, model, options))
 
-    def _chain(self, chain: list[str], on_token: TokenCallback | None,
+    def _chain(self, chain: list[str], on_token: TokenCallback | None, request: dict[str, Any],
                call: Callable[[LlmBackend, str, Any], ChatResult]) -> ChatResult:
-        """Try each model reference in turn (skipping paused backends), with retries on each."""
+        """Try each model reference in turn (skipping paused backends), with retries on each.
+
+        The result carries `chat_request` (the answering model reference and the call as sent) for the record."""
         attempts: list[dict[str, Any]] = []
         paused: list[str] = []
         last: AppError | None = None
@@ -145,6 +159,7 @@ class Router:
                 last = err
                 continue
             result.attempts = attempts
+            result.chat_request = {"model_ref": ref, **request}
             return result
         raise self._exhausted(last, attempts, paused)
 

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
-from devserver.engine.run_state import TERMINAL, OutputState, RunState
+from devserver.engine.run_state import TERMINAL, OutputState, RunOwner, RunState
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
 
@@ -71,8 +71,8 @@ class Orchestrator:
         self._guard = threading.Lock()
 
     # -- submission -------------------------------------------------------------------------------
-    def submit(self, phase: str, req: Body) -> RunState:
-        """Queue a phase for a new or existing run and return its live state."""
+    def submit(self, phase: str, req: Body, owner: RunOwner | None = None) -> RunState:
+        """Queue a phase for a new or existing run and return its live state (`owner`: who, and their limits)."""
         self._validate_refs(req)
         run_id = getattr(req, "run_id", None)
         fingerprint = f"{phase}:{req.fingerprint()}"
@@ -88,14 +88,19 @@ class Orchestrator:
                     raise Conflict("This run is still working on its previous step; try again when it has "
                                    "finished.", code="run_busy",
                                    details={"run_id": run_id, "phase": state.phase, "status": state.status})
+                if owner is not None and owner.admit is not None:
+                    owner.admit(state, phase, req)
                 # a later phase may only make the level stricter, never looser
                 state.safety_level = self.services.safety.level(getattr(req, "safety_level", None),
                                                                 base=state.safety_level)
             else:
-                state = self._new_state(run_id or str(uuid.uuid4()), req)
+                if owner is not None and owner.admit is not None:
+                    owner.admit(None, phase, req)
+                state = self._new_state(run_id or str(uuid.uuid4()), req, owner)
             state.fingerprints[fingerprint] = phase
             state.current_fingerprint = fingerprint
-            state.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False)
+            state.touch(status="queued", phase=phase, block=None, error=None, cancel_requested=False,
+                        phase_count=state.phase_count + 1)
             lock = self._locks.setdefault(state.run_id, threading.Lock())
         self._executor.submit(self._run_phase, phase, req, state, lock)
         return state
@@ -125,14 +130,17 @@ class Orchestrator:
         if getattr(req, "output_config", None):
             catalog.output(req.output_config)  # type: ignore[attr-defined]
 
-    def _new_state(self, run_id: str, req: Body) -> RunState:
-        level = self.services.safety.level(getattr(req, "safety_level", None))
+    def _new_state(self, run_id: str, req: Body, owner: RunOwner | None = None) -> RunState:
+        # the session's level is the base; the request may only make it stricter
+        level = self.services.safety.level(getattr(req, "safety_level", None), base=owner.level if owner else None)
         text = getattr(req, "input_text", None) or getattr(req, "prompt", None) or ""
         if not text and isinstance(req, GenerationRequest):
             text = next(iter(req.prompts.values()), "")
         state = RunState(run_id=run_id, schema=getattr(req, "schema_", None), safety_level=level,
                          lang=getattr(req, "lang", "de"), input_text=text,
-                         context_prompt=getattr(req, "context_prompt", None), session=getattr(req, "session", None))
+                         context_prompt=getattr(req, "context_prompt", None),
+                         session=owner.session if owner else getattr(req, "session", None),
+                         student=owner.student if owner else None)
         self._remember(state)
         return state
 
@@ -151,7 +159,8 @@ class Orchestrator:
         level = self.services.safety.level(meta.get("safety_level") or "kids")
         state = RunState(run_id=run_id, schema=meta.get("schema"), safety_level=level,
                          lang=meta.get("lang") or "de", input_text=meta.get("input_text") or "",
-                         context_prompt=meta.get("context_prompt"), session=meta.get("session"))
+                         context_prompt=meta.get("context_prompt"), session=meta.get("session"),
+                         student=meta.get("student"), phase_count=int(meta.get("phase_count") or 0))
         state.status = meta.get("status", "interrupted")
         if state.status not in TERMINAL:
             state.status = "interrupted"
@@ -226,6 +235,13 @@ class Orchestrator:
             if state is not None:
                 self._runs.move_to_end(run_id)
             return state
+
+    def forget(self, run_id: str) -> None:
+        """Drop a finished run's live state (after its record was deleted)."""
+        with self._guard:
+            state = self._runs.get(run_id)
+            if state is not None and state.terminal:
+                self._runs.pop(run_id)
 
     def status(self, run_id: str) -> dict[str, Any]:
         """Return the status JSON from memory, or from the run's folder."""

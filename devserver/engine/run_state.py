@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 TERMINAL = frozenset({"succeeded", "blocked", "failed", "cancelled", "interrupted"})
 MAX_LIVE_ITEMS = 5000  # per run; older items stay on disk and are served from there
@@ -56,6 +56,7 @@ class RunState:
     input_text: str
     context_prompt: str | None = None
     session: str | None = None
+    student: str | None = None  # pseudonym of the student who started the run (staff: "staff-<id>")
     status: str = "queued"
     phase: str = "stage2"
     stage: str | None = None
@@ -72,6 +73,7 @@ class RunState:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     generation_count: int = 0
+    phase_count: int = 0  # phases queued so far; the access limits cap it so a run cannot grow forever
     fingerprints: dict[str, str] = field(default_factory=dict)
     current_fingerprint: str | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -117,13 +119,25 @@ class RunState:
                 "run_id": self.run_id, "status": self.status, "phase": self.phase, "stage": self.stage,
                 "step": self.step, "progress": self.progress, "queue_position": self.queue_position,
                 "safety_level": self.safety_level, "schema": self.schema, "lang": self.lang,
-                "session": self.session, "input_text": self.input_text, "context_prompt": self.context_prompt,
+                "session": self.session, "student": self.student, "phase_count": self.phase_count,
+                "input_text": self.input_text, "context_prompt": self.context_prompt,
                 "translation": self.translation, "interception": _copy(self.interception),
                 "optimizations": _copy(self.optimizations),
                 "outputs": [o.to_dict() for o in self.outputs],
                 "block": self.block, "error": self.error, "models": sorted(self.models),
                 "created_at": self.created_at, "updated_at": self.updated_at,
             }
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """Who starts a run: its workshop session, the student's pseudonym, the session's base safety level,
+    and `admit(state_or_None, phase, request)`, which raises when a limit forbids the phase."""
+
+    session: str | None
+    student: str | None
+    level: str | None = None
+    admit: Callable[[RunState | None, str, Any], None] | None = None
 
 
 def _copy(value: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from devserver.backends.base import scrub
 from devserver.recorder import storage
 from devserver.recorder.items import STATUSES, build_item, encode_item, now_iso
+from devserver.recorder.summary import summarize
 
 if TYPE_CHECKING:
     from devserver.recorder.index import RunIndex
@@ -94,6 +95,9 @@ class RunRecord:
                 if clean is not None:
                     merge(self._meta, clean)
             self._meta["updated_at"] = now_iso()
+            summary = self._guard("summary", summarize, self._items)
+            if summary is not None:
+                self._meta["summary"] = summary
             snapshot = copy.deepcopy(self._meta)
             self._persist(snapshot)
         return snapshot

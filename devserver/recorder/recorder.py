@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -16,7 +17,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from devserver.errors import AppError, ConfigError, NotFound, ValidationFailed
+from devserver.errors import AppError, ConfigError, Conflict, NotFound, ValidationFailed
 from devserver.recorder import storage
 from devserver.recorder.index import RunIndex
 from devserver.recorder.items import ACTIVE_STATUSES, TERMINAL_STATUSES, now_iso, read_items
@@ -141,9 +142,26 @@ class LivePipelineRecorder:
                     log.exception("run %s: could not update its index row", run_id)
                 continue
             record.event("pipeline_interrupted", metadata={"previous_status": previous})
-            record.update(status="interrupted", interrupted_at=now_iso())
+            outputs = [{**o, "status": "interrupted"} if isinstance(o, dict) and o.get("status") not in
+                       TERMINAL_STATUSES | {"blocked"} else o for o in record.snapshot().get("outputs") or []]
+            record.update(status="interrupted", interrupted_at=now_iso(), outputs=outputs)
             count += 1
         return count
+
+    def delete_run(self, run_id: str) -> dict[str, Any]:
+        """Delete a finished run's folder and index row; return its last metadata. A live run is a 409."""
+        metadata = self.metadata(run_id)
+        if metadata.get("status") not in TERMINAL_STATUSES:
+            raise Conflict("The run is still going; cancel it before deleting it.", code="run_busy",
+                           details={"run_id": run_id, "status": metadata.get("status")})
+        with self._lock:
+            self._live.pop(run_id, None)
+            try:
+                shutil.rmtree(self.runs_dir / run_id)
+            except FileNotFoundError:
+                pass
+            self.index.delete(run_id)
+        return metadata
 
     def close(self) -> None:
         """Close the index database."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -122,14 +122,7 @@ def _cross_check(found: dict[str, dict[str, Any]], roles: set[str], backends: se
             elif pipe.type != "media_generation" and not isinstance(chunks[ref], LlmChunk):
                 problems.append(Problem(f"pipelines/{name}.json", f"chunks.{i}", f"{ref!r} is not an llm chunk"))
     for ident, cfg in found["interception"].items():
-        rel = f"configs/interception/{ident}.json"
-        if cfg.pipeline not in pipelines:
-            problems.append(Problem(rel, "pipeline", f"no pipeline named {cfg.pipeline!r}"))
-        elif pipelines[cfg.pipeline].type == "media_generation":
-            problems.append(Problem(rel, "pipeline", f"{cfg.pipeline!r} is not an interception pipeline"))
-        default = cfg.media_preferences.default_output
-        if default and default not in found["output"]:
-            problems.append(Problem(rel, "media_preferences.default_output", f"no output config {default!r}"))
+        problems += check_interception(cfg, pipelines, found["output"], f"configs/interception/{ident}.json")
     for ident in sorted(set(found["interception"]) & set(found["output"])):
         problems.append(Problem(f"configs/output/{ident}.json", "id",
                                 f"duplicate id {ident!r}: an interception config has it too (ids are shared)"))
@@ -145,6 +138,20 @@ def _cross_check(found: dict[str, dict[str, Any]], roles: set[str], backends: se
     return problems
 
 
+def check_interception(cfg: InterceptionConfig, pipelines: dict[str, Pipeline], outputs: dict[str, Any],
+                       rel: str) -> list[Problem]:
+    """Return what is wrong with an interception config's references to pipelines and outputs."""
+    problems: list[Problem] = []
+    if cfg.pipeline not in pipelines:
+        problems.append(Problem(rel, "pipeline", f"no pipeline named {cfg.pipeline!r}"))
+    elif pipelines[cfg.pipeline].type == "media_generation":
+        problems.append(Problem(rel, "pipeline", f"{cfg.pipeline!r} is not an interception pipeline"))
+    default = cfg.media_preferences.default_output
+    if default and default not in outputs:
+        problems.append(Problem(rel, "media_preferences.default_output", f"no output config {default!r}"))
+    return problems
+
+
 class Catalog:
     """The live, reloadable set of schema objects of one app."""
 
@@ -153,20 +160,43 @@ class Catalog:
         self._roles = tuple(model_roles)
         self._backends = None if known_backends is None else tuple(known_backends)
         self._lock = threading.Lock()
-        self._snapshot = Snapshot()
+        self._snapshot = self._shipped = Snapshot()
+        self._overlay: dict[str, InterceptionConfig] = {}
 
     def load(self) -> "Catalog":
         """Read and validate every file; raise SchemaProblems on any problem."""
         snapshot = read_folder(self.root, self._roles, self._backends)
         with self._lock:
-            self._snapshot = snapshot
+            self._shipped = snapshot
+            self._snapshot = self._merged()
         return self
 
     reload = load
 
+    def set_overlay(self, configs: dict[str, InterceptionConfig]) -> None:
+        """Serve these (teacher-made) interception configs beside the shipped ones, from now on."""
+        with self._lock:
+            self._overlay = dict(configs)
+            self._snapshot = self._merged()
+
+    def _merged(self) -> Snapshot:
+        # An overlay entry whose references broke (a shipped pipeline was removed) is left out, not fatal.
+        shipped = self._shipped
+        extra = {ident: cfg for ident, cfg in self._overlay.items()
+                 if ident not in shipped.interception and ident not in shipped.outputs
+                 and not check_interception(cfg, shipped.pipelines, shipped.outputs, ident)}
+        if not extra:
+            return shipped
+        return replace(shipped, interception={**shipped.interception, **extra})
+
     @property
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    @property
+    def shipped(self) -> Snapshot:
+        """The snapshot of the files under `schemas/` alone (read-only for teachers)."""
+        return self._shipped
 
     def interception(self, ident: str) -> InterceptionConfig:
         """Return an interception config or raise NotFound."""

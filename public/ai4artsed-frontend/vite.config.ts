@@ -41,7 +41,7 @@ export default defineConfig({
     __VUE_PROD_DEVTOOLS__: false,
   },
   server: {
-    proxy: { '/api': 'http://127.0.0.1:17801' },
+    proxy: { '/api': 'http://127.0.0.1:17801', '/favicon.svg': 'http://127.0.0.1:17801' },
   },
   build: {
     outDir: 'dist',

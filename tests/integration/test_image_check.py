@@ -58,6 +58,8 @@ def test_a_safe_picture_is_checked_and_shown_to_kids(make_app, ollama):
              if e["item_type"] == "stage4_safety_check"]
     assert check and check[0]["stage"] == "stage4" and check[0]["metadata"]["decision"] == "allow"
     assert check[0]["metadata"]["calls"][0]["model_requested"] == VISION
+    sent_picture = check[0]["metadata"]["calls"][0]["chat_request"]["messages"][-1]["images"][0]
+    assert set(sent_picture) == {"sha256", "bytes"}  # the record names the picture sent, it does not copy it
     assert f"ollama/{VISION}" in client.get(f"/api/pipeline/{run['run_id']}/status").get_json()["models"]
 
 

@@ -41,3 +41,13 @@ def test_public_view_hides_secrets():
     cfg = Config.from_env({"OPENROUTER_API_KEY": "sk-or-secret"}, dotenv=None)
     assert cfg.public()["OPENROUTER_API_KEY"] is True
     assert "sk-or-secret" not in repr(cfg.public())
+
+
+def test_access_settings_are_typed_and_the_secret_key_is_hidden(tmp_path):
+    cfg = Config.from_env({"SECRET_KEY": "s3cr3t-value", "ALLOWED_HOSTS": "kunst.example, art.example",
+                           "PROXY_HOPS": "1", "DATA_DIR": str(tmp_path / "data")}, dotenv=None)
+    assert cfg.ALLOWED_HOSTS == ("kunst.example", "art.example") and cfg.PROXY_HOPS == 1
+    assert cfg.data_dir() == tmp_path / "data"
+    assert cfg.public()["SECRET_KEY"] is True and "s3cr3t-value" not in repr(cfg.public())
+    default = Config.from_env({"DATA_DIR": "", "EXPORTS_DIR": str(tmp_path / "exports")}, dotenv=None)
+    assert default.DATA_DIR is None and default.data_dir() == tmp_path / "exports" / "data"

@@ -76,10 +76,12 @@ def test_health_reports_schemas_backends_and_conservative_safety(client):
     assert body["safety"]["verification"] == "conservative"  # the embedded model is the judge here
 
 
-def test_reload_picks_up_an_edit_and_keeps_the_last_good_set_on_a_broken_one(make_app, tmp_path):
+def test_reload_picks_up_an_edit_and_keeps_the_last_good_set_on_a_broken_one(make_app, login, tmp_path):
     schemas = tmp_path / "schemas"
     shutil.copytree(SCHEMAS, schemas)
     client = make_app(SCHEMAS_DIR=schemas).test_client()
+    assert client.post("/api/configs/reload").status_code == 401  # reloading is for teachers
+    login(client, "teacher")
     path = schemas / "configs/interception/haiku.json"
     data = json.loads(path.read_text())
     data["name"]["en"] = "Haiku (edited by a teacher)"

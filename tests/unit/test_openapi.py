@@ -125,3 +125,21 @@ def test_pipeline_post_documents_the_four_request_bodies(document):
     wait = [p for p in op["parameters"] if p["name"] == "wait"]
     assert wait and wait[0]["in"] == "query" and wait[0]["required"] is False
     assert "202" in op["responses"]
+
+
+def test_access_routes_are_listed_with_their_bodies_and_who_may_call_them(document):
+    bodies = {("/api/auth/login", "post"): "LoginBody", ("/api/auth/setup", "post"): "SetupBody",
+              ("/api/auth/users", "post"): "UserBody", ("/api/auth/tokens", "post"): "TokenBody",
+              ("/api/sessions", "post"): "SessionCreate", ("/api/sessions/{session_id}", "patch"): "SessionUpdate",
+              ("/api/sessions/join", "post"): "JoinBody"}
+    for (path, method), model in bodies.items():
+        op = document["paths"][path][method]
+        schema = resolve(document, op["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+        assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(model)
+        assert schema["additionalProperties"] is False, model
+    assert set(resolve(document, "#/components/schemas/SessionCreate")["required"]) == {"title", "safety_level"}
+    assert {"/api/auth/me", "/api/auth/logout", "/api/sessions/{session_id}/close", "/api/runs/mine",
+            "/api/sessions/{session_id}/qr.{fmt}", "/api/sessions/current"} <= set(document["paths"])
+    assert all(op["x-access"] for _, _, op in operations(document))
+    assert document["paths"]["/api/runs/list"]["get"]["x-access"].startswith("teachers")
+    assert {"401", "403"} <= set(document["paths"]["/api/sessions"]["post"]["responses"])

@@ -8,30 +8,21 @@ import uuid
 import zipfile
 
 import pytest
-from flask import Flask
 
-from devserver.api.runs import bp
-from devserver.errors import register_error_handlers
 from devserver.recorder import LivePipelineRecorder
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @pytest.fixture
-def recorder(tmp_path):
-    rec = LivePipelineRecorder(tmp_path, fsync=False)
-    yield rec
-    rec.close()
+def recorder(app) -> LivePipelineRecorder:
+    return app.extensions["devserver.recorder"]
 
 
 @pytest.fixture
-def client(recorder):
-    app = Flask(__name__)
-    app.config["TESTING"] = True
-    app.extensions["devserver.recorder"] = recorder
-    register_error_handlers(app)
-    app.register_blueprint(bp)
-    return app.test_client()
+def client(staff_client):
+    """The research API is for staff: these tests call it as a researcher (access rules: test_access_*.py)."""
+    return staff_client
 
 
 def record_run(recorder: LivePipelineRecorder, text: str, *, status: str = "succeeded", schema: str = "dada",
@@ -140,7 +131,7 @@ def test_export_zip_holds_the_whole_record(client, recorder):
     response = client.get(f"/api/runs/{run_id}/export/zip")
     assert response.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.data))
-    assert sorted(archive.namelist()) == ["01_input.txt", "02_output_image.png", "events.csv", "events.jsonl",
+    assert sorted(archive.namelist()) == ["01_input.txt", "02_output_image.png", "README.txt", "events.csv", "events.jsonl",
                                           "metadata.json"]
     assert json.loads(archive.read("metadata.json"))["run_id"] == run_id
     assert [json.loads(line)["sequence"] for line in archive.read("events.jsonl").splitlines()] == [1, 2, 3, 4, 5, 6]
@@ -148,12 +139,12 @@ def test_export_zip_holds_the_whole_record(client, recorder):
     assert archive.read("01_input.txt").decode("utf-8") == "Ein Hund"
 
 
-@pytest.mark.parametrize("fmt", ["xml", "pdf", "ZIP", "..", "json.exe"])
+@pytest.mark.parametrize("fmt", ["docx", "ZIP", "..", "json.exe"])
 def test_unoffered_formats_are_400_listing_the_formats(client, recorder, fmt):
     run_id = record_run(recorder, "Ein Hund")
     response = client.get(f"/api/runs/{run_id}/export/{fmt}")
     assert response.status_code == 400 and error_code(response) == "unsupported_export_format"
-    assert response.get_json()["error"]["details"]["formats"] == ["json", "csv", "zip"]
+    assert response.get_json()["error"]["details"]["formats"] == ["json", "jsonl", "csv", "zip", "xml", "pdf", "otel"]
 
 
 def test_bulk_export_zips_matching_runs_and_says_when_capped(client, recorder):

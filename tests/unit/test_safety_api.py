@@ -5,6 +5,7 @@ import pytest
 from flask import Flask
 
 from config import Config
+from devserver import access
 from devserver.api import safety as safety_api
 from devserver.errors import BackendUnavailable, register_error_handlers
 from devserver.safety.service import build_safety
@@ -15,12 +16,13 @@ def unreachable_chat(role, messages, options, json_schema=None):
 
 
 @pytest.fixture(scope="module")
-def client():
-    cfg = Config(DEFAULT_SAFETY_LEVEL="youth")
+def client(tmp_path_factory):
+    cfg = Config(DEFAULT_SAFETY_LEVEL="youth", EXPORTS_DIR=tmp_path_factory.mktemp("exports"))
     app = Flask(__name__)
     app.extensions["devserver.config"] = cfg
     app.extensions["devserver.safety"] = build_safety(cfg, unreachable_chat, conservative=False)
     register_error_handlers(app)
+    access.init_app(app, cfg)  # the caller (the loopback default person) and the level of their session
     app.register_blueprint(safety_api.bp)
     return app.test_client()
 

@@ -10,6 +10,7 @@ import type {
   Lang,
   OutputConfig,
   RunAccepted,
+  RunPage,
   RunRecord,
   RunStatus,
   SafetyCheckResult,
@@ -53,12 +54,30 @@ async function errorFrom(response: Response): Promise<ApiError> {
   return new ApiError(`http_${response.status}`, response.statusText || 'Request failed', response.status)
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/** Read the CSRF token the server put into the `csrf_token` cookie (absent without a login or pass). */
+export function csrfToken(): string | null {
+  const match = document.cookie.split('; ').find((part) => part.startsWith('csrf_token='))
+  return match ? decodeURIComponent(match.slice('csrf_token='.length)) : null
+}
+
+/** Headers of a request: JSON, and on writes the CSRF token echoed back (the server refuses writes without it). */
+function headersFor(method: HttpMethod, hasBody: boolean): Record<string, string> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (hasBody) headers['Content-Type'] = 'application/json'
+  const token = method === 'GET' ? null : csrfToken()
+  if (token) headers['X-CSRF-Token'] = token
+  return headers
+}
+
+/** Send one request to the API and return its JSON answer; failures become an `ApiError`. */
+export async function request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
   let response: Response
   try {
     response = await fetch(resolveUrl(path), {
       method,
-      headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      headers: headersFor(method, body !== undefined),
       body: body === undefined ? undefined : JSON.stringify(body),
     })
   } catch (cause) {
@@ -151,6 +170,11 @@ export function cancelRun(runId: string): Promise<RunStatus> {
 /** Load a run's full record: metadata and its event log. */
 export function getRunRecord(runId: string): Promise<RunRecord> {
   return request('GET', `/api/runs/${encodeURIComponent(runId)}`)
+}
+
+/** List the caller's own runs, newest first (a student's pass, or the single-person default session). */
+export function listMyRuns(limit = 50): Promise<RunPage> {
+  return request('GET', `/api/runs/mine?limit=${limit}`)
 }
 
 /** Fetch a text medium (generated code or text) as a string. */

@@ -164,3 +164,22 @@ export interface RunRecord {
 }
 
 export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'blocked', 'failed', 'cancelled', 'interrupted']
+
+/** One row of a run list (`GET /api/runs/mine`). */
+export interface RunSummary {
+  run_id: string
+  created_at: string
+  updated_at: string
+  status: RunState
+  schema: string | null
+  input_preview: string
+  media_types: string[]
+}
+
+/** A page of runs with the total count. */
+export interface RunPage {
+  runs: RunSummary[]
+  total: number
+  limit: number
+  offset: number
+}

@@ -10,5 +10,6 @@ import { ref } from 'vue'
 export const useWorkshopStore = defineStore('workshop', () => {
   const age = ref<number | null>(null)
   const safetyLevel = ref<string | null>(null)
-  return { age, safetyLevel }
+  const title = ref<string | null>(null)
+  return { age, safetyLevel, title }
 })

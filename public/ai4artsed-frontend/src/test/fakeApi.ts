@@ -2,7 +2,7 @@
  * A real HTTP server on 127.0.0.1 (port 0) that answers like the DevServer API, for tests that
  * exercise the app's own HTTP client, SSE handling and polling without mocking them.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export interface FakeRequest {
@@ -10,6 +10,7 @@ export interface FakeRequest {
   path: string
   query: URLSearchParams
   body: unknown
+  headers: IncomingHttpHeaders
 }
 
 export interface FakeReply {
@@ -45,6 +46,7 @@ export async function startFakeApi(routes: Record<string, FakeHandler>): Promise
       path: url.pathname,
       query: url.searchParams,
       body: await readBody(req),
+      headers: req.headers,
     }
     requests.push(request)
     open.add(res)

@@ -49,14 +49,35 @@ describe('RunJourneyView', () => {
     expect(wrapper.find('[data-testid="retry-button"]').exists()).toBe(false)
   })
 
-  it('lists this browser’s recent runs linking to their journeys', async () => {
-    window.localStorage.setItem('ai4artsed.recentRuns', JSON.stringify([
-      { id: 'run-7', createdAt: '2025-01-01T10:00:00Z', schema: 'dada', idea: 'a red house' },
-    ]))
+  it('lists the caller’s runs from the server, linking to their journeys', async () => {
+    api = await startFakeApi({
+      'GET /api/runs/mine': () => ({ json: { total: 1, limit: 50, offset: 0, runs: [
+        { run_id: 'run-7', created_at: '2025-01-01T10:00:00Z', updated_at: '2025-01-01T10:01:00Z', status: 'blocked',
+          schema: 'dada', input_preview: 'a red house', media_types: [] },
+      ] } }),
+    })
+    setApiBase(api.url)
     const wrapper = await open('/runs')
     await until(() => wrapper.find('[data-testid="run-list"]').exists(), 3000, 'the run list')
     expect(wrapper.find('[data-testid="run-link-run-7"]').attributes('href')).toBe('/runs/run-7')
     expect(wrapper.find('[data-testid="run-link-run-7"]').text()).toBe('a red house')
-    window.localStorage.clear()
+    expect(wrapper.find('[data-testid="run-list"]').text()).toContain('stopped (safety)')
+  })
+
+  it('says when there are no runs yet, and shows a server error with a retry', async () => {
+    let fail = true
+    api = await startFakeApi({
+      'GET /api/runs/mine': () => fail
+        ? { status: 401, json: { error: { code: 'join_required', message: 'Join a workshop first.', details: {} } } }
+        : { json: { total: 0, limit: 50, offset: 0, runs: [] } },
+    })
+    setApiBase(api.url)
+    const wrapper = await open('/runs')
+    await until(() => wrapper.find('[data-testid="error-card"]').exists(), 3000, 'the error card')
+    expect(wrapper.find('[data-testid="error-card"]').text()).toContain('Join a workshop first.')
+    fail = false
+    await wrapper.find('[data-testid="retry-button"]').trigger('click')
+    await until(() => wrapper.find('[data-testid="run-list-empty"]').exists(), 3000, 'the empty list')
+    expect(wrapper.find('[data-testid="run-list-empty"]').text()).toBe('No runs yet.')
   })
 })

@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { setApiBase } from '../services/api'
+import { useRecentRunsStore } from '../stores/recentRuns'
 import type { RunStatus } from '../services/types'
 import { startFakeApi, until, type FakeApi, type FakeRequest } from '../test/fakeApi'
 import { attitude, output, snapshot } from '../test/fixtures'
@@ -119,7 +120,7 @@ describe('StudentView', () => {
     })
     await until(() => wrapper.find('[data-testid="output-media-0"]').exists(), 3000, 'the image')
     expect(wrapper.find('[data-testid="output-media-0"]').attributes('src')).toBe(`${api.url}/api/media/image/run-7/0`)
-    expect(JSON.parse(window.localStorage.getItem('ai4artsed.recentRuns')!)[0].id).toBe('run-7')
+    expect(useRecentRunsStore().runs[0].id).toBe('run-7')
   })
 
   it('hints early and explains a Stage 1 block in child-friendly words', async () => {
