@@ -115,6 +115,8 @@ class Config:
     IMAGE_CHECK_MODEL: str = ""
     IMAGE_CHECK_MAX_SIDE: int = 1024  # larger pictures are scaled down before the check
     SAFETY_KEEP_ALIVE: str = "10m"  # Ollama keep_alive for guard, verify and image-check calls
+    # ask the Stage 3 model about every output, even a text the fast filter found clean (default: hybrid)
+    STAGE3_ALWAYS_VERIFY: bool = False
     # runs
     RUN_WORKERS: int = 4
     # access: accounts, logins, workshop sessions, limits (see docs/SECURITY.md)

@@ -134,6 +134,7 @@ POLICY: dict[str, Rule] = {
     "pipeline.events": RUN,
     "pipeline.entities": RUN,
     "pipeline.entity": RUN,
+    "pipeline.journey": RUN,
     "pipeline.cancel": RUN,
     "pipeline.pipeline_unknown": PUBLIC,
     "media.info": RUN,

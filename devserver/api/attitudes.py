@@ -13,6 +13,7 @@ bp = Blueprint("attitudes", __name__, url_prefix="/api/attitudes")
 
 
 def attitudes() -> OwnAttitudes:
+    """Return the app's store of students' own attitudes."""
     return current_app.extensions["devserver.own_attitudes"]
 
 

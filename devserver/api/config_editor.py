@@ -21,6 +21,7 @@ bp = Blueprint("config_editor", __name__, url_prefix="/api/configs")
 
 
 def editor() -> ConfigEditor:
+    """Return the app's config editor."""
     return current_app.extensions["devserver.config_editor"]
 
 
@@ -69,8 +70,8 @@ def dry_run_config():
 @documents_body(InterceptionConfig)
 def create_config():
     """Create a teacher config (from scratch or a duplicate); live at once."""
-    version = editor().create(context.json_body(), author())
-    return jsonify({"id": context.json_body().get("id"), "version": version}), 201
+    body = context.json_body()
+    return jsonify({"id": body.get("id"), "version": editor().create(body, author())}), 201
 
 
 @bp.put("/interception/<config_id>")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -84,3 +84,10 @@ def unknown_path(run_id: str | None) -> None:
     if allowed:
         raise MethodNotAllowed(valid_methods=allowed)
     raise NotFound("No such endpoint. See /api/openapi.json for the list.")
+
+
+def audience() -> str:
+    """Return who is asking, for `devserver.engine.projection`: staff see the full record, everyone else
+    (students, the loopback default person, an app without the access guard) the student projection."""
+    caller = g.get("principal")
+    return "staff" if caller is not None and caller.is_staff else "student"

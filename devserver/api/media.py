@@ -6,6 +6,7 @@ from typing import Any
 from flask import Blueprint, jsonify, send_file
 
 from devserver.api import context
+from devserver.engine.projection import project_status
 from devserver.errors import NotFound
 from devserver.recorder.run_id import require_run_id
 
@@ -32,7 +33,7 @@ def info(run_id: str):
 def run_media(run_id: str):
     """Return the run's status together with its media list (one call for a gallery view)."""
     run_id = require_run_id(run_id)
-    status = context.orchestrator().status(run_id)
+    status = project_status(context.orchestrator().status(run_id), context.audience())
     return jsonify({"run": status, "media": [o for o in status.get("outputs") or []
                                              if o.get("file") and o.get("status") == "succeeded"]})
 

@@ -16,10 +16,12 @@ bp = Blueprint("moderation", __name__, url_prefix="/api/moderation")
 
 
 def moderation() -> Moderation:
+    """Return the app's moderation service."""
     return current_app.extensions["devserver.moderation"]
 
 
 def attitudes() -> OwnAttitudes:
+    """Return the app's store of students' own attitudes."""
     return current_app.extensions["devserver.own_attitudes"]
 
 

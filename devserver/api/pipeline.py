@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from devserver.access.control import run_owner
 from devserver.api import context
-from devserver.engine.context import public_view
+from devserver.engine.projection import project_item, project_run, project_status
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder.run_id import require_run_id
@@ -45,7 +45,7 @@ def start_phase(phase: str):
     wait = _wait_seconds()  # validated before anything is queued
     state = context.orchestrator().submit(phase, req, run_owner())  # the caller's session, pseudonym, limits
     if wait is not None:
-        return jsonify(context.orchestrator().wait(state.run_id, wait)), 200
+        return jsonify(project_status(context.orchestrator().wait(state.run_id, wait), context.audience())), 200
     return jsonify({"run_id": state.run_id, "status": state.status, "phase": phase,
                     "status_url": f"/api/pipeline/{state.run_id}/status",
                     "events_url": f"/api/pipeline/{state.run_id}/events"}), 202
@@ -54,20 +54,21 @@ def start_phase(phase: str):
 @bp.get("/pipeline/<run_id>/status")
 def status(run_id: str):
     """Return the run's status: stage, step, progress, queue position, texts, outputs, block or error."""
-    return jsonify(context.orchestrator().status(require_run_id(run_id)))
+    return jsonify(project_status(context.orchestrator().status(require_run_id(run_id)), context.audience()))
 
 
 @bp.post("/pipeline/<run_id>/cancel")
 def cancel(run_id: str):
     """Cancel a queued or running run (interrupts a running ComfyUI job)."""
-    return jsonify(context.orchestrator().cancel(require_run_id(run_id)))
+    return jsonify(project_status(context.orchestrator().cancel(require_run_id(run_id)), context.audience()))
 
 
 @bp.get("/pipeline/<run_id>/entities")
 def entities(run_id: str):
     """List the run's recorded items (texts inline, files by name)."""
     run_id = require_run_id(run_id)
-    return jsonify({"run_id": run_id, "entities": [public_view(i) for i in context.recorder().events(run_id)]})
+    return jsonify({"run_id": run_id,
+                    "entities": [project_item(i, context.audience()) for i in context.recorder().events(run_id)]})
 
 
 @bp.get("/pipeline/<run_id>/entity/<item_type>")
@@ -77,7 +78,16 @@ def entity(run_id: str, item_type: str):
     items = [i for i in context.recorder().events(run_id) if i.get("item_type") == item_type]
     if not items:
         raise NotFound(f"Run {run_id} has no {item_type!r} item.", code="entity_not_found")
-    return jsonify(public_view(items[-1]))
+    return jsonify(project_item(items[-1], context.audience()))
+
+
+@bp.get("/pipeline/<run_id>/journey")
+def journey(run_id: str):
+    """Return the run's journey for the student's journey page: its status and every item, projected."""
+    run_id = require_run_id(run_id)
+    document = {"run_id": run_id, "metadata": context.orchestrator().status(run_id),
+                "events": context.recorder().events(run_id)}
+    return jsonify(project_run(document, context.audience()))
 
 
 @bp.route("/pipeline/<path:rest>", methods=["GET", "POST"])
@@ -100,7 +110,7 @@ def events(run_id: str):
     if state is None:
         orchestrator.status(run_id)  # NotFound for unknown runs
     heartbeat = current_app.extensions.get("devserver.sse_heartbeat", HEARTBEAT_SECONDS)
-    return Response(stream_with_context(_stream(orchestrator, run_id, after, heartbeat)),
+    return Response(stream_with_context(_stream(orchestrator, run_id, after, heartbeat, context.audience())),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -110,27 +120,28 @@ def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _stream(orchestrator: Any, run_id: str, after: int, heartbeat: float) -> Iterator[str]:
+def _stream(orchestrator: Any, run_id: str, after: int, heartbeat: float, audience: str) -> Iterator[str]:
     state = orchestrator.get(run_id)
     if state is None:  # only the folder is left: replay what was recorded, then end
-        snapshot = orchestrator.status(run_id)
+        snapshot = project_status(orchestrator.status(run_id), audience)
         for item in context.recorder().events(run_id, after=after):
-            yield _sse(item["item_type"], {"item": public_view(item), "status": snapshot}, item["sequence"])
+            yield _sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot},
+                       item["sequence"])
         yield _sse("end", {"status": snapshot})
         return
     yield "retry: 2000\n\n"
     last_beat, version = time.monotonic(), None
     while True:
         items = state.items_after(after)
-        snapshot = state.status_dict()
-        for item in items:
+        snapshot = project_status(state.status_dict(), audience)
+        for item in items:  # the live buffer holds student projections already (see PhaseContext.emit)
             after = item["sequence"]
-            yield _sse(item["item_type"], {"item": item, "status": snapshot}, after)
+            yield _sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot}, after)
         if not items and version is not None and snapshot["updated_at"] != version:
             yield _sse("progress", {"status": snapshot})  # progress or queue changes carry no item
         version = snapshot["updated_at"]
         if state.terminal and not state.items_after(after):
-            yield _sse("end", {"status": state.status_dict()})
+            yield _sse("end", {"status": project_status(state.status_dict(), audience)})
             return
         if time.monotonic() - last_beat >= heartbeat:
             last_beat = time.monotonic()

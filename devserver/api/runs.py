@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from config import SAFETY_LEVELS
 from devserver.access.control import control, principal
+from devserver.api.context import audience
+from devserver.engine.projection import project_run
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder import export
 from devserver.recorder.index import MODERATION, ORDERS, parse_bound
@@ -157,8 +159,8 @@ def record_schema():
 
 @bp.get("/<run_id>")
 def get_run(run_id: str):
-    """Return one run's metadata, every item of its log, and its file names."""
-    return jsonify(export.run_document(_recorder(), require_run_id(run_id)))
+    """Return one run's record: in full (metadata, every item, file names) for staff, else the student projection."""
+    return jsonify(project_run(export.run_document(_recorder(), require_run_id(run_id)), audience()))
 
 
 @bp.get("/<run_id>/export/<fmt>")

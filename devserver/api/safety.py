@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from devserver.access.control import control, principal
 from devserver.api import context
+from devserver.engine.projection import project_verdict
 
 bp = Blueprint("safety", __name__, url_prefix="/api/safety")
 
@@ -23,9 +24,10 @@ class CheckBody(BaseModel):
 
 @bp.post("/check")
 def check():
-    """Check a text: the verdict (decision, method, category, terms) and, when blocked, the message."""
+    """Check a text: the verdict (decision, category; terms and reasons only for staff) and the message."""
     body = CheckBody.model_validate(context.json_body())
     service = context.safety()
     level = service.level(body.level, base=control().workshop_of(principal()).safety_level)  # the session's level
     verdict = service.check("input", body.text, level)
-    return jsonify({"verdict": verdict.to_dict(), "message": service.message(verdict, body.lang or context.lang())})
+    return jsonify({"verdict": project_verdict(verdict.to_dict(), context.audience()),
+                    "message": service.message(verdict, body.lang or context.lang())})

@@ -10,22 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devserver.backends.base import CancelToken
+from devserver.engine.projection import project_item
 from devserver.engine.run_state import RunState
 from devserver.errors import AppError
 
 log = logging.getLogger(__name__)
-
-
-TEACHER_ONLY_METADATA = ("details", "answer")
-
-
-def public_view(item: dict[str, Any]) -> dict[str, Any]:
-    """Return an item as a student may see it: withheld texts (blocked, unchecked) without content."""
-    meta = item.get("metadata") or {}
-    if not meta.get("withheld"):
-        return item
-    return {**item, "content": None,
-            "metadata": {k: v for k, v in meta.items() if k not in TEACHER_ONLY_METADATA}}
 
 
 class Blocked(Exception):
@@ -66,7 +55,9 @@ class PhaseContext:
             self.state.models.add(f"{metadata.get('backend')}/{metadata['model_used']}")
         for call in (metadata or {}).get("calls") or ():  # safety verdicts: guard, verify and vision models
             self.state.models.add(f"{call.get('backend')}/{call.get('model_used')}")
-        self.state.publish(public_view(item))
+        # The live buffer feeds every SSE listener; it only ever holds the student projection, so no
+        # stream can leak what a checkpoint withheld (staff read the full record).
+        self.state.publish(project_item(item, "student"))
         return item
 
     def entity(self, kind: str, data: bytes | str, ext: str = "txt") -> str | None:

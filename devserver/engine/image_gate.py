@@ -25,14 +25,11 @@ def screen_image(ctx: PhaseContext, out: OutputState, chunk: OutputChunk, result
     ctx.enter("stage4", "image_check")
     verdict = safety.check_image(result.files[0].data, level)
     meta: dict[str, Any] = {"output_config": out.output_config, "index": out.index}
-    record = verdict.to_dict()
+    # students see only decision and category of it (projection.py): the model's reason says what a
+    # withheld picture shows
+    ctx.emit("stage4_safety_check", stage="stage4", loop_iteration=loop, metadata={**meta, **verdict.to_dict()})
     if verdict.decision == "allow":
-        ctx.emit("stage4_safety_check", stage="stage4", loop_iteration=loop, metadata={**meta, **record})
         return
-    # the model's reason describes what the withheld picture shows: teachers read it, students do not
-    public = {k: record[k] for k in ("checkpoint", "level", "decision", "method", "category", "model", "calls")}
-    ctx.emit("stage4_safety_check", stage="stage4", loop_iteration=loop, withheld=True,
-             metadata={**meta, **public, "details": record})
     ctx.emit("output_image", stage="stage4", media_type="image", loop_iteration=loop, file=out.file, withheld=True,
              metadata={**meta, "seed": out.seed, "prompt": out.prompt, "mime": result.files[0].mime,
                        **result.record()})

@@ -35,7 +35,7 @@ def checkpoint(ctx: PhaseContext, name: str, text: str, stage: str, *, loop_iter
                stage_iteration: int | None = None) -> Any:
     """Run one safety checkpoint, record its verdict, and raise Blocked when it blocks."""
     verdict = ctx.services.safety.check(name, text, ctx.state.safety_level)
-    item_type = "stage3_safety_check" if stage == "stage3" else "stage1_safety_check"
+    item_type = "stage1_safety_check" if stage in ("stage1", "stage2") else "stage3_safety_check"
     ctx.emit(item_type, stage=stage, content=None, stage_iteration=stage_iteration, loop_iteration=loop_iteration,
              metadata={"checkpoint": name, **verdict.to_dict()})
     if verdict.decision != "allow":  # anything but an explicit allow blocks
@@ -51,6 +51,31 @@ def guard(ctx: PhaseContext, name: str, text: str, stage: str, item_type: str, *
     except Blocked:
         ctx.emit(item_type, stage=stage, content=text, withheld=True, **item)
         raise
+
+
+def check_translated(ctx: PhaseContext, name: str, text: str, stage: str, item_type: str | None = None,
+                     **item: Any) -> str | None:
+    """Check the English translation of a text that is not English (terms of other languages surface there).
+
+    Returns the translation, or None when the text is English already. The translation is recorded; when
+    it blocks, the item of `item_type` (a model text) is recorded withheld with both versions."""
+    chunk = ctx.services.catalog.chunk("translate")
+    assert isinstance(chunk, LlmChunk)
+    step = stages.translate(ctx.services.chat, chunk, text)
+    if step.skipped is not None:
+        return None
+    where = {"loop_iteration": item.get("loop_iteration"), "stage_iteration": item.get("stage_iteration")}
+    try:
+        checkpoint(ctx, name, step.text, stage, **where)
+    except Blocked:
+        ctx.emit("translation_result", stage=stage, content=step.text, withheld=True, **where,
+                 metadata={"checkpoint": name, **step.record()})
+        if item_type is not None:
+            ctx.emit(item_type, stage=stage, content=text, withheld=True, **item)
+        raise
+    ctx.emit("translation_result", stage=stage, content=step.text, **where, metadata={"checkpoint": name,
+                                                                                       **step.record()})
+    return step.text
 
 
 def block_for(ctx: PhaseContext, stage: str, name: str, verdict: Any) -> dict[str, Any]:
@@ -77,6 +102,7 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
         ctx.emit("user_edit", stage="stage1", content=req.context_prompt,
                  file=ctx.entity("rules", req.context_prompt), metadata={"field": "context_prompt"})
         checkpoint(ctx, "rules", req.context_prompt, "stage1")
+        check_translated(ctx, "rules_translation", req.context_prompt, "stage1")
     if not context.strip():
         raise ValidationFailed("Write some rules for your own attitude first.", code="empty_rules")
 
@@ -100,7 +126,12 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
         item = {"stage_iteration": index, "file": ctx.entity(f"interception_{index}", step.text),
                 "metadata": step.record()}
         guard(ctx, "interception", step.text, "stage2", "interception_iteration", **item)
-        state.interception["iterations"].append({"index": index, "language": step.language, "text": step.text})
+        # a pass in another language (Stille Post) is shown only once its back-translation passed too
+        back = check_translated(ctx, "back_translation", step.text, "stage2", "interception_iteration", **item)
+        state.interception["iterations"].append({"index": index, "language": step.language, "text": step.text,
+                                                 "back_translation": back})
+        if back is not None:
+            item["metadata"] = {**item["metadata"], "back_translation": back}
         state.touch(progress={"current": index, "total": iterations})
         ctx.emit("interception_iteration", stage="stage2", content=step.text, **item)
         ctx.check_cancel()
@@ -125,6 +156,7 @@ def edited(ctx: PhaseContext, original: str | None, text: str, field: str, stage
     ctx.emit("user_edit", stage=stage, content=text, loop_iteration=loop_iteration,
              file=ctx.entity(f"edit_{field}", text), metadata={"field": field, "original": original})
     checkpoint(ctx, "user_edit", text, stage, loop_iteration=loop_iteration)
+    check_translated(ctx, "user_edit_translation", text, stage, loop_iteration=loop_iteration)
 
 
 def run_optimize(ctx: PhaseContext, req: OptimizeRequest) -> None:
@@ -264,11 +296,9 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
 
     result = services.router.generate(chunk.backend, request, on_progress=on_progress, cancel=ctx.cancel,
                                       on_queue=on_queue)
-    if chunk.media_type == "code":
-        code_verdict = services.safety.check("code", result.files[0].data.decode("utf-8", "replace"),
-                                             state.safety_level)
-        if code_verdict.decision != "allow":
-            raise Blocked(block_for(ctx, "stage4", "code", code_verdict))
+    if chunk.media_type == "code":  # a blocked sketch stays in the record for teachers, withheld from students
+        guard(ctx, "code", result.files[0].data.decode("utf-8", "replace"), "stage4", "output_code",
+              media_type="code", loop_iteration=loop, metadata={"output_config": out.output_config})
     media = result.files[0]
     ext = EXTENSIONS.get(media.mime, media.name.rpartition(".")[2] or "bin")
     out.file = ctx.entity(f"output_{chunk.media_type}", media.data, ext)

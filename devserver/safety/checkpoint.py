@@ -14,19 +14,16 @@ Pure functions: the policy and the chat callable come in through the `Verifier`.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from devserver.safety.code import read_js
 from devserver.safety.levels import check_level, fails_closed
 from devserver.safety.result import FilterResult, decide
 from devserver.safety.verifier import Judgement, Unchecked, Verifier
 
 UNCHECKED_BLOCKED = "unchecked_blocked"
-# String literals and comments of generated code (JS/Python): where words meant for people live.
-_CODE_TEXT = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`(?:\\.|[^`\\])*`|//[^\n]*|/\*.*?\*/|#[^\n]*',
-                        re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -130,13 +127,19 @@ def check_interception(text: str, level: str, verifier: Verifier) -> Verdict:
 
 
 def check_code(code: str, level: str, verifier: Verifier) -> Verdict:
-    """Check generated code: §86a terms anywhere, everything else in its strings and comments only.
+    """Check generated code: §86a terms anywhere, everything else in its folded strings and comments.
 
-    Identifiers such as `ss` or `shoot()` are ordinary code; what a viewer reads sits in literals."""
+    Identifiers such as `ss` or `shoot()` are ordinary code; what a viewer reads sits in string values,
+    which are read after constant folding (`"Haken" + "kreuz"`, `atob`, `fromCharCode`, escapes; see
+    `code.py`). A sketch that would load anything from outside itself is refused."""
     started = time.perf_counter()
     check_level(level)
     filt = verifier.policy.filter
-    readable = "\n".join(m.group() for m in _CODE_TEXT.finditer(code))
+    reading = read_js(code)
+    if reading.remote:
+        return _verdict("code", level, started, FilterResult(level, "block"), "block", "fast_filter", "other",
+                        f"the sketch loads from outside itself: {'; '.join(reading.remote[:5])}")
+    readable = "\n".join(reading.texts)
     strong = [h for h in filt.scan(code) if h.term.category == "p86a" and h.term.action(level) == "block"]
     literal_hits = filt.scan(readable)
     found = decide(strong + [h for h in literal_hits if h.term not in {s.term for s in strong}], level)
@@ -147,13 +150,16 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
-def check_stage3(text: str, level: str, verifier: Verifier) -> Stage3Verdict:
+def check_stage3(text: str, level: str, verifier: Verifier, always_verify: bool = False) -> Stage3Verdict:
     """Check the exact text for one generator and produce its positive and negative prompts.
 
-    Conservative mode: no model call for texts without a hit (the text itself becomes the prompt, with
-    the level's default negative prompt), and flagged texts block at kids/youth whatever a model says.
-    Otherwise the Stage 3 model judges and writes the prompts; its positive prompt passes the fast
-    filter again, and an empty prompt (or one without letters) falls back to the original text."""
+    Hybrid: a text without any hit needs no model call (the text itself becomes the prompt, with the
+    level's default negative prompt) unless `always_verify` (STAGE3_ALWAYS_VERIFY) asks the model for
+    every output. A flagged text goes to the Stage 3 model, which judges and writes the prompts; its
+    positive prompt passes the fast filter again, and an empty prompt (or one without letters) falls
+    back to the original text. Conservative mode: flagged texts block at kids/youth whatever a model
+    says, and the model's rewrite is never used. Where the model is asked and cannot answer, kids and
+    youth are blocked (fail-closed)."""
     started = time.perf_counter()
     check_level(level)
     found = verifier.policy.filter.assess(text, level)
@@ -172,10 +178,10 @@ def check_stage3(text: str, level: str, verifier: Verifier) -> Stage3Verdict:
 
     if found.outcome == "block" or (verifier.conservative and found.outcome == "verify" and fails_closed(level)):
         return done(_from_filter("stage3", text, level, verifier, found, started))
-    if verifier.conservative and found.outcome == "allow":
-        return done(_verdict("stage3", level, started, found, "allow", "conservative", "none",
-                             "no term matched; conservative mode: the Stage 3 model is not consulted, "
-                             "the text is the prompt"))
+    if found.outcome == "allow" and not always_verify:
+        return done(_verdict("stage3", level, started, found, "allow", "fast_filter", "none",
+                             "no term matched: the text is the prompt, no Stage 3 model call "
+                             "(hybrid; STAGE3_ALWAYS_VERIFY=true asks the model for every output)"))
     try:
         judged = verifier.stage3(text, level, found)
     except Unchecked as exc:

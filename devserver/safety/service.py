@@ -25,11 +25,13 @@ class SafetyService:
     """Policy, verifier and messages of one app, with the server's default level."""
 
     def __init__(self, verifier: Verifier, messages: MessageCatalog, default_level: str,
-                 images: ImageChecker | None = None):
+                 images: ImageChecker | None = None,
+                 stage3_always_verify: bool = False):
         self.verifier = verifier
         self.messages = messages
         self.default_level = effective_level(default_level, None)
         self.images = images or ImageChecker(verifier.policy, None, "")
+        self.stage3_always_verify = stage3_always_verify
 
     @property
     def policy(self) -> SafetyPolicy:
@@ -46,7 +48,7 @@ class SafetyService:
 
     def stage3(self, text: str, level: str) -> cp.Stage3Verdict:
         """Run Stage 3 on the exact text for one generator."""
-        return cp.check_stage3(text, level, self.verifier)
+        return cp.check_stage3(text, level, self.verifier, always_verify=self.stage3_always_verify)
 
     def message(self, verdict: cp.Verdict, lang: str) -> dict[str, Any] | None:
         """Return the student-facing message for a verdict (None when allowed)."""
@@ -96,4 +98,5 @@ def build_safety(config: Any, chat: ChatFn | None, conservative: bool | None = N
                           "ollama/llama3.2-vision, or leave it empty to not check pictures")
     images = ImageChecker(policy, see, config.IMAGE_CHECK_MODEL, config.IMAGE_CHECK_MAX_SIDE,
                           keep_alive=config.SAFETY_KEEP_ALIVE, capabilities=capabilities)
-    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL, images)
+    return SafetyService(verifier, load_messages(directory), config.DEFAULT_SAFETY_LEVEL, images,
+                         stage3_always_verify=config.STAGE3_ALWAYS_VERIFY)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from devserver.access.db import AccessDB
-from devserver.engine.context import public_view
+from devserver.engine.projection import project_item
 from devserver.errors import Conflict
 from devserver.recorder.items import now_iso
 from devserver.safety.levels import AGE_LEVELS
@@ -63,7 +63,8 @@ class Moderation:
     def _run_view(self, run_id: str) -> dict[str, Any]:
         state = self.orchestrator.get(run_id)
         meta = state.status_dict() if state is not None else self.recorder.metadata(run_id)
-        items = self.recorder.events(run_id)
+        # Only a blocked run has an attempt or a release to show: the others' logs are not read (the page polls).
+        items = self.recorder.events(run_id) if meta.get("status") == "blocked" else []
         releases = [i for i in items if i.get("item_type") == "moderation_release"]
         view = {key: meta.get(key) for key in ("run_id", "status", "phase", "stage", "step", "schema",
                                                "safety_level", "lang", "input_text", "context_prompt",
@@ -105,7 +106,7 @@ class Moderation:
                             metadata={**details, "reason": reason, "released_by": actor, "audit_id": audit_id})
         state = self.orchestrator.get(run_id)
         if state is not None:
-            state.publish(public_view(item))
+            state.publish(project_item(item, "student"))  # the live buffer holds student projections
         return {"run_id": run_id, "audit_id": audit_id, "released": True, "item": item}
 
     def audit(self, session_id: str) -> list[dict[str, Any]]:

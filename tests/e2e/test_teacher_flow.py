@@ -158,3 +158,5 @@ def test_blocked_run_is_released_with_a_reason_and_the_audit_entry_is_visible(te
     expect(entry).to_contain_text("ms_k")
     items = student.api(f"/api/pipeline/{run_id}/entities")["entities"]
     assert [i["metadata"]["reason"] for i in items if i["item_type"] == "moderation_release"] == [reason]
+    student.page.goto(f"/runs/{run_id}")  # the student's journey shows the teacher's note
+    expect(student.page.get_by_test_id("release-reason-note")).to_contain_text(reason)

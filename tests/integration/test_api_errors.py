@@ -24,6 +24,7 @@ RUN_ROUTES = [
     ("post", "/api/pipeline/{}/cancel"),
     ("get", "/api/pipeline/{}/entities"),
     ("get", "/api/pipeline/{}/entity/interception_final"),
+    ("get", "/api/pipeline/{}/journey"),
     ("get", "/api/media/image/{}"),
     ("get", "/api/media/image/{}/0"),
     ("get", "/api/media/info/{}"),
@@ -299,7 +300,7 @@ def test_the_bare_api_path_is_404_in_the_envelope(client):
 
 @pytest.mark.parametrize("method, path", [
     ("delete", "/api/health"),
-    ("post", "/api/configs/interception"),
+    ("delete", "/api/configs/interception"),
     ("put", "/api/pipeline/3f2b8c1e-7a4d-4e6b-9c0a-5d1e2f3a4b5c/status"),
     ("patch", "/api/schema/pipeline/stage2"),
 ])

@@ -29,7 +29,9 @@ def app_with(make_app, ollama, stage3: str):
     roles = {"TRANSLATION_MODEL": "ollama/writer:latest", "STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest",
              "STAGE2_OPTIMIZATION_MODEL": "ollama/writer:latest", "STAGE3_MODEL": f"ollama/{stage3}",
              "SAFETY_VERIFY_MODEL": f"ollama/{GUARD}"}
-    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids")
+    # every output goes to the guard (the hybrid default would send only texts the term filter flagged)
+    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids",
+                    STAGE3_ALWAYS_VERIFY=True)
 
 
 @pytest.fixture
@@ -41,8 +43,9 @@ def guard_bodies(ollama: OllamaFake) -> list[dict]:
     return [b for b in ollama.chat_bodies() if b["model"] == GUARD]
 
 
-def stage3_item(client, run_id: str) -> dict:
-    items = client.get(f"/api/pipeline/{run_id}/entities").get_json()["entities"]
+def stage3_item(app, run_id: str) -> dict:
+    """Return the Stage 3 verdict from the full record (what teachers and researchers read)."""
+    items = app.extensions["devserver.recorder"].events(run_id)
     return next(i for i in items if i["item_type"] == "stage3_safety_check")
 
 
@@ -56,7 +59,7 @@ def test_a_guard_cleared_text_is_the_prompt_with_the_default_negative_prompt(gua
     negative = guarded.extensions["devserver.safety"].policy.negative_prompt("kids")
     assert out["negative_prompt"] == negative
     assert guard_bodies(ollama)[-1]["messages"] == [{"role": "user", "content": ollama.answer}]
-    item = stage3_item(client, run["run_id"])["metadata"]
+    item = stage3_item(client.application, run["run_id"])["metadata"]
     assert item["decision"] == "allow" and item["method"] == "llm"
     assert item["calls"][0]["model_requested"] == GUARD and "keep_alive" in item["calls"][0]["parameters"]
     assert f"ollama/{GUARD}" in run["models"]  # the run index lists the guard among the models used
@@ -68,7 +71,7 @@ def test_a_text_the_guard_calls_unsafe_never_reaches_the_generator(guarded, olla
     run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
     assert run["status"] == "blocked" and run["block"]["stage"] == "stage3"
     assert run["outputs"][0]["status"] == "blocked" and run["outputs"][0]["url"] is None
-    item = stage3_item(client, run["run_id"])["metadata"]
+    item = stage3_item(client.application, run["run_id"])["metadata"]
     assert item["decision"] == "block" and item["category"] == "violence_graphic"
     assert "S1" in item["teacher_reason"]
 
@@ -87,4 +90,4 @@ def test_shieldgemma_as_stage3_model_checks_each_policy_and_blocks_a_violation(m
     assert ollama.generate_bodies() and all(b["model"] == SHIELD for b in ollama.generate_bodies())
     ollama.answer = "unsafe-S12 A beach scene."
     run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
-    assert run["status"] == "blocked" and stage3_item(client, run["run_id"])["metadata"]["category"] == "sexual"
+    assert run["status"] == "blocked" and stage3_item(client.application, run["run_id"])["metadata"]["category"] == "sexual"

@@ -54,8 +54,8 @@ def test_a_safe_picture_is_checked_and_shown_to_kids(make_app, ollama):
     assert sent["model"] == VISION and sent["format"]["required"] == ["safe", "category", "reason"]
     assert sent["keep_alive"] == "10m" and sent["options"]["temperature"] == 0
     assert len(sent["messages"][-1]["images"]) == 1 and PROMPT["prompt"] not in json.dumps(sent["messages"])
-    check = [e for e in client.get(f"/api/pipeline/{run['run_id']}/entities").get_json()["entities"]
-             if e["item_type"] == "stage4_safety_check"]
+    check = [e for e in client.application.extensions["devserver.recorder"].events(run["run_id"])
+             if e["item_type"] == "stage4_safety_check"]  # the full record, as staff read it
     assert check and check[0]["stage"] == "stage4" and check[0]["metadata"]["decision"] == "allow"
     assert check[0]["metadata"]["calls"][0]["model_requested"] == VISION
     sent_picture = check[0]["metadata"]["calls"][0]["chat_request"]["messages"][-1]["images"][0]

@@ -16,20 +16,20 @@ pytestmark = pytest.mark.slow
 WAIT = "?wait=180"
 
 
-def post_run(client, phase: str, body: dict, tries: int = 3) -> dict:
+def post_run(client, phase: str, body: dict, tries: int = 3, wait: str = WAIT) -> dict:
     """POST a phase and wait for it; a fresh run if the real model's random text was (rightly) blocked.
 
     The embedded model writes unpredictable text; now and then it contains a §86a number code and a
     checkpoint blocks it. That is the safety layer working, not what these tests are about."""
     for _ in range(tries):
-        run = client.post(f"/api/schema/pipeline/{phase}{WAIT}", json=body).get_json()
+        run = client.post(f"/api/schema/pipeline/{phase}{wait}", json=body).get_json()
         block = run.get("block") or {}
         if not (run["status"] == "blocked" and block.get("checkpoint") in MODEL_CHECKPOINTS):
             return run
     raise AssertionError(f"{tries} runs in a row were blocked by the model's texts: {run['block']}")
 
 
-MODEL_CHECKPOINTS = ("translation", "interception", "optimization")
+MODEL_CHECKPOINTS = ("translation", "interception", "back_translation", "optimization")
 
 
 def run_folder(app, run_id: str) -> Path:
@@ -113,8 +113,10 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
     assert client.get(fresh["outputs"][0]["url"]).data == client.get(out["url"]).data
 
 
+@pytest.mark.timeout(900)  # up to twelve calls of the embedded model (each pass and its back-translation)
 def test_stillepost_records_every_iteration_with_its_language(app, client):
-    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"})
+    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"},
+                   wait="?wait=800")
     assert run["status"] == "succeeded", run
     iterations = run["interception"]["iterations"]
     cfg = client.get("/api/configs/stillepost").get_json()

@@ -37,6 +37,13 @@ def test_blocked_text_gets_verdict_and_message(client):
     assert set(body["message"]) == {"title", "what", "why", "try_instead"}
 
 
+def test_a_student_learns_the_verdict_but_not_the_matched_term_or_the_reason(client):
+    body = client.post("/api/safety/check", json={"text": "Ein H4kenkreuz auf der Wand"}).get_json()
+    assert body["verdict"]["decision"] == "block"
+    assert "matched_terms" not in body["verdict"] and "teacher_reason" not in body["verdict"]
+    assert "hakenkreuz" not in str(body).lower()  # the check is no oracle for which spelling is caught
+
+
 def test_allowed_text_has_no_message(client):
     body = client.post("/api/safety/check", json={"text": "Ein Drache über der Burg"}).get_json()
     assert body["verdict"]["decision"] == "allow" and body["message"] is None

@@ -103,13 +103,29 @@ def test_fast_filter_needs_no_model(policy):
     assert backend.calls == []
 
 
-def test_stage3_conservative_keeps_text_and_uses_default_negative(policy):
+@pytest.mark.parametrize("conservative", [True, False])
+def test_stage3_hybrid_sends_a_clean_text_without_a_model_call(policy, conservative):
     backend = Backend(SAFE)
-    verdict = check_stage3(PLAIN, "kids", Verifier(policy, backend, conservative=True))
-    assert verdict.decision == "allow" and verdict.method == "conservative"
+    verdict = check_stage3(PLAIN, "kids", Verifier(policy, backend, conservative=conservative))
+    assert verdict.decision == "allow" and verdict.method == "fast_filter"
     assert verdict.positive_prompt == PLAIN
     assert verdict.negative_prompt == policy.negative_prompt("kids")
     assert backend.calls == []
+
+
+def test_stage3_hybrid_still_asks_the_model_about_a_flagged_text(policy):
+    backend = Backend(UNSAFE)
+    verdict = check_stage3(AMBIGUOUS, "adult", Verifier(policy, backend, conservative=False))
+    assert (verdict.decision, verdict.method) == ("block", "llm")
+    assert [c["role"] for c in backend.calls] == [STAGE3_ROLE]
+
+
+@pytest.mark.parametrize("level", ["kids", "youth"])
+def test_stage3_always_verify_fails_closed_when_the_model_is_down(policy, level):
+    down = Backend(BackendUnavailable("down"))
+    verdict = check_stage3(PLAIN, level, Verifier(policy, down, conservative=False), always_verify=True)
+    assert (verdict.decision, verdict.category) == ("block", "unchecked_blocked")
+    assert len(down.calls) == 1
 
 
 def test_stage3_conservative_distrusts_safe_for_flagged_text(policy):
@@ -121,7 +137,7 @@ def test_stage3_conservative_distrusts_safe_for_flagged_text(policy):
 def test_stage3_takes_the_models_prompts(policy):
     backend = Backend(answer(safe=True, category="none", reason="fine", positive_prompt="a fox in deep snow, ink",
                              negative_prompt="blurry"))
-    verdict = check_stage3(PLAIN, "youth", Verifier(policy, backend, conservative=False))
+    verdict = check_stage3(PLAIN, "youth", Verifier(policy, backend, conservative=False), always_verify=True)
     assert (verdict.decision, verdict.method) == ("allow", "llm")
     assert verdict.positive_prompt == "a fox in deep snow, ink"
     # the model's negative prompt adds to the level's default, never replaces it
@@ -133,28 +149,29 @@ def test_stage3_takes_the_models_prompts(policy):
 def test_stage3_drops_a_harmful_negative_prompt(policy):
     backend = Backend(answer(safe=True, category="none", reason="fine", positive_prompt="a fox in deep snow",
                              negative_prompt="Hakenkreuz, swastika"))
-    verdict = check_stage3(PLAIN, "kids", Verifier(policy, backend, conservative=False))
+    verdict = check_stage3(PLAIN, "kids", Verifier(policy, backend, conservative=False), always_verify=True)
     assert verdict.negative_prompt == policy.negative_prompt("kids")
 
 
 def test_stage3_falls_back_to_the_text(policy):
     empty = Backend(answer(safe=True, category="none", reason="fine", positive_prompt=" 1 ", negative_prompt=""))
-    verdict = check_stage3(PLAIN, "youth", Verifier(policy, empty, conservative=False))
+    verdict = check_stage3(PLAIN, "youth", Verifier(policy, empty, conservative=False), always_verify=True)
     assert verdict.positive_prompt == PLAIN and verdict.negative_prompt == policy.negative_prompt("youth")
     sneaky = Backend(answer(safe=True, category="none", reason="fine", positive_prompt="a fox with a swastika",
                             negative_prompt=""))
-    assert check_stage3(PLAIN, "adult", Verifier(policy, sneaky, conservative=False)).positive_prompt == PLAIN
+    assert check_stage3(PLAIN, "adult", Verifier(policy, sneaky, conservative=False),
+                        always_verify=True).positive_prompt == PLAIN
 
 
 def test_stage3_fail_closed_and_unchecked(policy):
     down = Backend(BackendUnavailable("down"))
-    assert check_stage3(PLAIN, "kids", Verifier(policy, down, False)).category == "unchecked_blocked"
-    adult = check_stage3(PLAIN, "adult", Verifier(policy, down, False))
+    assert check_stage3(PLAIN, "kids", Verifier(policy, down, False), True).category == "unchecked_blocked"
+    adult = check_stage3(PLAIN, "adult", Verifier(policy, down, False), True)
     assert (adult.decision, adult.method, adult.positive_prompt) == ("allow", "unchecked", PLAIN)
 
 
 def test_stage3_model_can_block(policy):
-    verdict = check_stage3(PLAIN, "adult", Verifier(policy, Backend(UNSAFE), conservative=False))
+    verdict = check_stage3(PLAIN, "adult", Verifier(policy, Backend(UNSAFE), conservative=False), always_verify=True)
     assert verdict.decision == "block" and verdict.category == "p86a"
 
 

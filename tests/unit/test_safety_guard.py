@@ -90,9 +90,10 @@ def guarded_app(make_app, ollama, model: str, level: str = "youth", **extra):
 
 
 def check(app, text: str, level: str) -> dict:
-    response = app.test_client().post("/api/safety/check", json={"text": text, "level": level, "lang": "en"})
-    assert response.status_code == 200
-    return response.get_json()
+    """Run the input checkpoint through the app's safety service; return the full verdict (as staff see it)."""
+    service = app.extensions["devserver.safety"]
+    verdict = service.check("input", text, level)
+    return {"verdict": verdict.to_dict(), "message": service.message(verdict, "en")}
 
 
 def test_llama_guard_verifies_in_its_own_format_and_the_call_is_recorded(make_app, ollama):

@@ -47,10 +47,33 @@ describe('MediaPanel', () => {
     const frame = wrapper.find('[data-testid="sketch-frame"]')
     expect(frame.attributes('sandbox')).toBe('allow-scripts')
     const srcdoc = frame.attributes('srcdoc')!
-    expect(srcdoc).toContain(`<script src="${api.url}/vendor/p5.min.js"></script>`)
+    expect(srcdoc).toMatch(new RegExp(`<script nonce="[0-9a-f]{32}" src="${api.url}/vendor/p5.min.js"></script>`))
     expect(srcdoc).toContain('function setup()')
     // The code's own "</script>" must not end the script element early.
     expect(srcdoc.match(/<\/script>/g)).toHaveLength(3)
+  })
+
+  it('gives the sketch a Content-Security-Policy: only the local p5 file and its own scripts, data/blob images', async () => {
+    const wrapper = mountMedia('code', 2)
+    await until(() => wrapper.find('[data-testid="sketch-frame"]').exists(), 3000, 'the sketch frame')
+    const doc = new DOMParser().parseFromString(wrapper.find('[data-testid="sketch-frame"]').attributes('srcdoc')!, 'text/html')
+    const metas = doc.head.querySelectorAll('meta[http-equiv="Content-Security-Policy"]')
+    expect(metas).toHaveLength(1)
+    // The policy must come before any script, or the browser runs those scripts unprotected.
+    expect(doc.head.firstElementChild?.nextElementSibling).toBe(metas[0])
+    const directives = Object.fromEntries(metas[0].getAttribute('content')!.split(';').map((d) => {
+      const [name, ...values] = d.trim().split(/\s+/)
+      return [name, values]
+    }))
+    expect(directives['default-src']).toEqual(["'none'"])
+    expect(directives['img-src']).toEqual(['data:', 'blob:'])
+    const nonce = directives['script-src'].find((v: string) => v.startsWith("'nonce-"))!.slice(7, -1)
+    expect(directives['script-src']).toEqual([`'nonce-${nonce}'`, `${api.url}/vendor/p5.min.js`])
+    expect(directives['connect-src']).toBeUndefined() // falls back to default-src 'none': no fetch, no XHR
+    // Every script of the document carries the nonce, so none of them is refused.
+    const scripts = Array.from(doc.querySelectorAll('script'))
+    expect(scripts).toHaveLength(3)
+    expect(scripts.every((s) => s.getAttribute('nonce') === nonce)).toBe(true)
   })
 
   it('shows generated text as text', async () => {

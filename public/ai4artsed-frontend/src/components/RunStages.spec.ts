@@ -46,6 +46,18 @@ describe('RunStages', () => {
     expect(wrapper.find('[data-testid="iteration-2"]').text()).toContain('赤い家')
   })
 
+  it('shows the English back-translation a pass in another language was checked in', () => {
+    const wrapper = mountStages(snapshot({
+      stage: 'stage2', step: 'interception', translation: 'a red house',
+      interception: { ...parts, result: null, iterations: [
+        { index: 1, language: 'ja', text: '赤い家', back_translation: 'a red house' },
+        { index: 2, language: 'en', text: 'a red house', back_translation: null },
+      ] },
+    }))
+    expect(wrapper.find('[data-testid="back-translation-1"]').text()).toBe('Checked in English: a red house')
+    expect(wrapper.find('[data-testid="back-translation-2"]').exists()).toBe(false)
+  })
+
   it('offers the result for editing once the interception has succeeded', async () => {
     const done = snapshot({
       status: 'succeeded', stage: 'stage2', step: 'interception',

@@ -2,9 +2,9 @@
  * The config being edited: a JSON object in the loader's shape, its field problems from the server's
  * 422 (shown inline), and the save/dry-run calls.
  */
-import { computed, ref } from 'vue'
+import { computed, onUnmounted, ref, watch } from 'vue'
 import type { ApiError } from '../services/api'
-import { createConfig, dryRun, updateConfig } from '../services/teacherApi'
+import { createConfig, dryRun, updateConfig, validateConfig } from '../services/teacherApi'
 import type { DryRunResult, Problem } from '../services/teacherTypes'
 import type { Lang } from '../services/types'
 
@@ -57,6 +57,8 @@ function cleaned(draft: ConfigDraft): ConfigDraft {
   return { ...draft, parameters }
 }
 
+const LIVE_CHECK_MS = 800
+
 export function useConfigDraft() {
   const draft = ref<ConfigDraft>(blankDraft())
   const existing = ref(false)
@@ -64,6 +66,9 @@ export function useConfigDraft() {
   const error = ref<string | null>(null)
   const busy = ref(false)
   const dry = ref<DryRunResult | null>(null)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let checks = 0
+  let loaded = false
 
   /** The problem for a field path; a missing parent object counts for its children. */
   const problemFor = computed(() => (path: string): string | null => {
@@ -72,6 +77,7 @@ export function useConfigDraft() {
   })
 
   function load(next: ConfigDraft, isExisting: boolean): void {
+    loaded = true // a freshly loaded draft is not checked until the teacher changes it
     draft.value = next
     existing.value = isExisting
     problems.value = []
@@ -109,6 +115,31 @@ export function useConfigDraft() {
     dry.value = null
     dry.value = await guarded(() => dryRun(cleaned(draft.value), idea, lang))
   }
+
+  // Live validation: a pause in typing asks the server (same model and lint as saving) and updates
+  // the inline problems; only the newest answer counts.
+  watch(
+    draft,
+    () => {
+      clearTimeout(timer)
+      if (loaded) {
+        loaded = false
+        return
+      }
+      timer = setTimeout(async () => {
+        const mine = ++checks
+        try {
+          await validateConfig(cleaned(draft.value))
+          if (mine === checks) problems.value = []
+        } catch (e) {
+          const details = (e as ApiError).details as { problems?: Problem[] } | null
+          if (mine === checks && details?.problems) problems.value = details.problems
+        }
+      }, LIVE_CHECK_MS)
+    },
+    { deep: true },
+  )
+  onUnmounted(() => clearTimeout(timer))
 
   return { draft, existing, problems, problemFor, error, busy, dry, load, save, tryOut }
 }

@@ -167,9 +167,9 @@ export function cancelRun(runId: string): Promise<RunStatus> {
   return request('POST', `/api/pipeline/${encodeURIComponent(runId)}/cancel`, {})
 }
 
-/** Load a run's full record: metadata and its event log. */
-export function getRunRecord(runId: string): Promise<RunRecord> {
-  return request('GET', `/api/runs/${encodeURIComponent(runId)}`)
+/** Load a run's journey as a student may see it: its status and its event log, withheld texts without content. */
+export function getRunJourney(runId: string): Promise<RunRecord> {
+  return request('GET', `/api/pipeline/${encodeURIComponent(runId)}/journey`)
 }
 
 /** List the caller's own runs, newest first (a student's pass, or the single-person default session). */

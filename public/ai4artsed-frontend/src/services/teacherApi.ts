@@ -37,6 +37,11 @@ export const closeSession = (id: string) => request<WorkshopSession>('POST', `/a
 export const joinSession = (code: string, lang: Lang) =>
   request<{ session: StudentSession; student: string }>('POST', '/api/sessions/join', { code, lang })
 
+/** The workshop this browser's pass belongs to (the default session without one). */
+export const currentSession = () => request<{ session: StudentSession; student: string | null }>('GET', '/api/sessions/current')
+/** Forget this browser's workshop pass (shared computers). */
+export const leaveSession = () => request('POST', '/api/sessions/leave', {})
+
 /** List every attitude with its source for the editor. */
 export const listEditable = (lang: Lang) =>
   request<{ configs: EditableConfig[]; pipelines: EditorPipeline[] }>('GET', `/api/configs/editor?lang=${lang}`)

@@ -53,7 +53,7 @@ export interface ChildMessage {
 }
 
 export interface SafetyCheckResult {
-  verdict: { decision: 'allow' | 'block'; category: string | null; method: string }
+  verdict: { decision: 'allow' | 'block'; category: string | null; checkpoint: string; level: string }
   message: ChildMessage | null
 }
 
@@ -82,6 +82,8 @@ export interface InterceptionIteration {
   index: number
   language: string | null
   text: string
+  /** The English translation the pass was checked in (a pass that is not English), else null. */
+  back_translation?: string | null
 }
 
 export interface Interception {

@@ -26,7 +26,7 @@ async function open(path: string) {
 
 describe('RunJourneyView', () => {
   it('shows the run’s events as a timeline in order', async () => {
-    api = await startFakeApi({ 'GET /api/runs/run-7': () => ({ json: { metadata: { status: 'succeeded' }, events } }) })
+    api = await startFakeApi({ 'GET /api/pipeline/run-7/journey': () => ({ json: { metadata: { status: 'succeeded' }, events } }) })
     setApiBase(api.url)
     const wrapper = await open('/runs/run-7')
     await until(() => wrapper.find('[data-testid="journey-timeline"]').exists(), 3000, 'the timeline')
@@ -38,6 +38,27 @@ describe('RunJourneyView', () => {
     expect(items[2].text()).toContain('07_output_image.png')
     expect(items[3].text()).toContain('something_new')
     expect(wrapper.find('[data-testid="journey-status"]').text()).toContain('done')
+  })
+
+  it('loads the student journey, not the research record, and marks withheld texts', async () => {
+    const withheld = [{ sequence: 1, timestamp: '2025-01-01T10:00:00Z', stage: 'stage2', item_type: 'interception_iteration',
+      content: null, file: null, metadata: { withheld: true, checkpoint: 'interception' } },
+    { sequence: 2, timestamp: '2025-01-01T10:00:01Z', stage: 'stage4', item_type: 'output_code', media_type: 'code',
+      content: null, file: null, metadata: { withheld: true, output_config: 'p5js_code' } },
+    { sequence: 3, timestamp: '2025-01-01T10:00:02Z', stage: 'stage4', item_type: 'output_image', media_type: 'image',
+      content: null, file: '07_output_image.png', metadata: { index: 1, output_config: 'sketch_offline' } }]
+    api = await startFakeApi({
+      'GET /api/pipeline/run-8/journey': () => ({ json: { metadata: { status: 'blocked' }, events: withheld } }),
+      'GET /api/runs/run-8': () => ({ json: { metadata: { status: 'blocked' }, events: [{ ...withheld[0], content: 'SECRET' }] } }),
+    })
+    setApiBase(api.url)
+    const wrapper = await open('/runs/run-8')
+    await until(() => wrapper.find('[data-testid="journey-timeline"]').exists(), 3000, 'the timeline')
+    expect(wrapper.find('[data-testid="journey-withheld"]').text()).toContain('did not pass the safety check')
+    expect(wrapper.text()).not.toContain('SECRET')
+    // the picture that was made is shown; the withheld sketch is not
+    expect(wrapper.find('[data-testid="output-media-1"]').attributes('src')).toBe(`${api!.url}/api/media/image/run-8/1`)
+    expect(wrapper.find('[data-testid="sketch-frame"]').exists()).toBe(false)
   })
 
   it('says so kindly when the run does not exist', async () => {

@@ -39,7 +39,7 @@ beforeEach(async () => {
     'POST /api/safety/check': (req) => {
       const text = (req.body as { text: string }).text
       const block = text.includes('forbidden')
-      return { json: { verdict: { decision: block ? 'block' : 'allow', category: null, method: 'filter' }, message: block ? blockMessage : null } }
+      return { json: { verdict: { decision: block ? 'block' : 'allow', category: null, checkpoint: 'input', level: 'youth' }, message: block ? blockMessage : null } }
     },
     'POST /api/schema/pipeline/stage2': (req) => {
       const body = req.body as { input_text: string; context_prompt: string }

@@ -18,20 +18,21 @@ const dadaText = JSON.stringify({
   category: { de: 'K', en: 'A' }, context: { de: 'Zufall.', en: 'Chance.' }, display: { icon: '🎭', color: '#e11d48', order: 10 },
 })
 
+/** The server's answer to a bad colour: a 422 naming the field (as the real validation does). */
+function colorProblem(body: unknown) {
+  if (/^#[0-9a-f]{6}$/i.test((body as { display: { color: string } }).display.color)) return null
+  return { status: 422, json: { error: { code: 'config_invalid', message: 'The config has 1 problem(s): display.color.',
+    details: { problems: [{ field: 'display.color', problem: "String should match pattern '^#[0-9a-fA-F]{6}$'" }] } } } }
+}
+
 beforeEach(async () => {
   api = await startFakeApi({
     'GET /api/configs/editor': () => ({
       json: { configs: [shipped], pipelines: [{ name: 'text_transformation', type: 'prompt_interception', iterations: null }] },
     }),
     'GET /api/configs/interception/dada/source': () => ({ json: { id: 'dada', source: 'shipped', version: 1, text: dadaText } }),
-    'POST /api/configs/interception': (req) => {
-      const body = req.body as { display: { color: string } }
-      if (!/^#[0-9a-f]{6}$/i.test(body.display.color)) {
-        return { status: 422, json: { error: { code: 'config_invalid', message: 'The config has 1 problem(s): display.color.',
-          details: { problems: [{ field: 'display.color', problem: "String should match pattern '^#[0-9a-fA-F]{6}$'" }] } } } }
-      }
-      return { status: 201, json: { id: 'dada_copy', version: 1 } }
-    },
+    'POST /api/configs/validate': (req) => colorProblem(req.body) ?? { json: { valid: true } },
+    'POST /api/configs/interception': (req) => colorProblem(req.body) ?? { status: 201, json: { id: 'dada_copy', version: 1 } },
     'GET /api/configs/interception/dada_copy/versions': () => ({
       json: { versions: [{ version: 1, action: 'create', author: 'ms_k', created_at: '2026-01-01T10:00:00Z', diff: '+x', deleted: false }] },
     }),
@@ -75,6 +76,15 @@ describe('ConfigEditorView', () => {
     const saved = api.requests.filter((r) => r.method === 'POST' && r.path === '/api/configs/interception').at(-1)
     expect(saved?.body).toMatchObject({ id: 'dada_copy', display: { color: '#00aa00' }, context: { en: 'Chance.' } })
     await until(() => wrapper.find('[data-testid="version-1"]').exists(), 3000, 'the versions')
+  })
+
+  it('checks the draft while the teacher types, without saving', async () => {
+    const wrapper = await duplicateDada()
+    await wrapper.find('[data-testid="cfg-color"]').setValue('blue')
+    await until(() => wrapper.find('[data-testid="error-display.color"]').exists(), 3000, 'the live check')
+    await wrapper.find('[data-testid="cfg-color"]').setValue('#0000ff')
+    await until(() => !wrapper.find('[data-testid="error-display.color"]').exists(), 3000, 'the problem to go')
+    expect(api.requests.some((r) => r.path === '/api/configs/interception')).toBe(false)
   })
 
   it('dry-runs the unsaved draft and shows the three parts and the result', async () => {
