@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parent
 # default for all of them so that a fresh machine runs the whole pipeline offline.
 LOCAL_MODEL = "local/smollm2-135m"
 MODEL_ROLES = (
-    "STAGE1_MODEL",
     "TRANSLATION_MODEL",
     "STAGE2_INTERCEPTION_MODEL",
     "STAGE2_OPTIMIZATION_MODEL",
@@ -84,6 +83,7 @@ class Config:
     OLLAMA_URL: str = ""
     OLLAMA_TIMEOUT: float = 120.0
     OLLAMA_UNLOAD_BEFORE_MEDIA: bool = False
+    OLLAMA_KEEP_ALIVE: str = "10m"  # sent on every Ollama call that does not name its own
     # comfyui
     COMFYUI_URL: str = ""
     COMFYUI_TIMEOUT: float = 600.0

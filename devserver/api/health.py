@@ -30,4 +30,6 @@ def health():
                             "for kids and youth." if verifier.conservative else ""),
                    "images": context.safety().image_status()},
         "backends": backends,
+        "demo_model": {"roles": [role for role in context.config().MODEL_ROLE_MAP
+                                 if context.router().is_demo(role)]},
     })

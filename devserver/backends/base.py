@@ -205,6 +205,10 @@ class LlmBackend(Backend):
     def unload(self, model: str) -> None:
         """Free the model's memory now (Ollama keep_alive 0); a no-op where meaningless."""
 
+    def is_demo(self, model: str) -> bool:
+        """Tell whether a model is a tiny demo model that measurably cannot translate (docs/BACKENDS.md)."""
+        return False
+
 
 class MediaBackend(Backend):
     """A media generator."""

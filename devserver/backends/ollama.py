@@ -31,10 +31,14 @@ DURATIONS = {"load_ms": "load_duration", "prompt_eval_ms": "prompt_eval_duration
              "total_ms": "total_duration"}
 
 
-def _split_options(options: Mapping[str, Any], stream: bool) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Return Ollama's `options`, the top-level fields, and the record of everything sent (unknown names: ignored)."""
+def _split_options(options: Mapping[str, Any], stream: bool, keep_alive: str | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Return Ollama's `options`, the top-level fields (`keep_alive` defaulting to the backend's), and the
+    record of everything sent (unknown names: ignored)."""
     sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
     top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
+    if keep_alive is not None:
+        top.setdefault("keep_alive", keep_alive)
     parameters: dict[str, Any] = {"options": sent, **top, "stream": stream}
     ignored = sorted(k for k in options if k not in OPTION_NAMES and k not in TOP_LEVEL)
     if ignored:
@@ -55,9 +59,10 @@ class OllamaBackend(LlmBackend):
     capabilities = frozenset({"chat", "json_schema", "unload", "vision"})
     default_concurrency = 2
 
-    def __init__(self, url: str, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, timeout: float = 120.0, keep_alive: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.keep_alive = keep_alive or None  # every call names how long the model stays loaded
         self._timeouts = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self.client = ollama.Client(host=self.url, timeout=self._timeouts) if url else None
         self._digests: dict[str, str] = {}
@@ -65,7 +70,7 @@ class OllamaBackend(LlmBackend):
 
     @classmethod
     def from_config(cls, config: Any) -> "OllamaBackend":
-        return cls(config.OLLAMA_URL, config.OLLAMA_TIMEOUT)
+        return cls(config.OLLAMA_URL, config.OLLAMA_TIMEOUT, config.OLLAMA_KEEP_ALIVE)
 
     def _require(self) -> ollama.Client:
         """Return the client, or explain which setting is missing."""
@@ -168,7 +173,7 @@ class OllamaBackend(LlmBackend):
              json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
         """Stream one chat from Ollama; on_token receives every streamed piece."""
         client = self._require()
-        sent, top, parameters = _split_options(options, stream=True)
+        sent, top, parameters = _split_options(options, stream=True, keep_alive=self.keep_alive)
         if json_schema is not None:
             top["format"] = parameters["format"] = dict(json_schema)
         started = time.perf_counter()
@@ -186,7 +191,7 @@ class OllamaBackend(LlmBackend):
     def complete(self, prompt: str, model: str, options: Mapping[str, Any]) -> ChatResult:
         """Send a raw prompt through `/api/generate` (`raw: true`: no chat template) and return the answer."""
         client = self._require()
-        sent, top, parameters = _split_options(options, stream=False)
+        sent, top, parameters = _split_options(options, stream=False, keep_alive=self.keep_alive)
         parameters["raw"] = True
         started = time.perf_counter()
         with self._translated(model):

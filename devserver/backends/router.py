@@ -172,10 +172,25 @@ class Router:
         """Free the memory of the model a role uses (where the backend can)."""
         self.unload_model(self._model_for(role))
 
-    def unload_model(self, model_ref: str) -> None:
-        """Free the memory of a `provider/model` (where the backend can)."""
+    def unload_model(self, model_ref: str) -> bool:
+        """Free a `provider/model`'s memory if its backend can unload (Ollama); tell whether it was asked.
+
+        The embedded model cannot: it lives in this process on the CPU and takes no GPU memory from ComfyUI.
+        """
         provider, model = split_model_ref(model_ref)
-        self._registry.llm(provider).unload(model)
+        backend = self._registry.llm(provider)
+        if "unload" not in backend.capabilities:
+            return False
+        backend.unload(model)
+        return True
+
+    def is_demo(self, role: str) -> bool:
+        """Tell whether the role's model is a demo model (an unknown provider counts as not one)."""
+        try:
+            provider, model = split_model_ref(self._model_for(role))
+            return self._registry.llm(provider).is_demo(model)
+        except (BackendError, ConfigError):
+            return False
 
     # ---- media
 

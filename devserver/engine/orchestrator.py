@@ -48,14 +48,15 @@ class Services:
         return self.router.chat(role, messages, options, json_schema=json_schema, on_token=on_token)
 
     def before_media(self, chunk: OutputChunk) -> None:
-        """Free the LLM's GPU memory before a local ComfyUI job, when configured."""
+        """Free the GPU memory of every role's unloadable model (Ollama) before a ComfyUI job, when configured."""
         if chunk.backend == "comfyui" and self.config.OLLAMA_UNLOAD_BEFORE_MEDIA:
             # the image check's vision model (loaded after the last picture) holds GPU memory too
-            refs = [self.config.model_for(r) for r in ("STAGE2_INTERCEPTION_MODEL", "STAGE3_MODEL")]
-            for ref in [*refs, *([self.config.IMAGE_CHECK_MODEL] if self.config.IMAGE_CHECK_MODEL else [])]:
+            refs = {*self.config.MODEL_ROLE_MAP.values(), *([self.config.IMAGE_CHECK_MODEL]
+                                                            if self.config.IMAGE_CHECK_MODEL else [])}
+            for ref in sorted(refs):
                 try:
                     self.router.unload_model(ref)
-                except Exception:
+                except Exception:  # a failed unload only costs memory; the picture is still made
                     log.warning("could not unload %s before the media job", ref)
 
 

@@ -84,6 +84,12 @@ def block_for(ctx: PhaseContext, stage: str, name: str, verdict: Any) -> dict[st
             "message": {lang: ctx.services.safety.message(verdict, lang) for lang in ("de", "en")}}
 
 
+def notice(ctx: PhaseContext, stage: str, step: str, result: stages.TextStep) -> None:
+    """Tell the student when the quality gate kept an earlier text instead of the model's answer."""
+    if result.fallback:
+        ctx.state.touch(notices=[*ctx.state.notices, {"stage": stage, "step": step, "code": result.fallback}])
+
+
 def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     """Stage 1 and the interception; leaves the result in state.interception."""
     catalog, state = ctx.services.catalog, ctx.state
@@ -109,11 +115,13 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     ctx.enter("stage1", "translation")
     translate_chunk = catalog.chunk("translate")
     assert isinstance(translate_chunk, LlmChunk)
-    translation = stages.translate(ctx.services.chat, translate_chunk, req.input_text)
+    reliable = not ctx.services.router.is_demo(translate_chunk.model_role)
+    translation = stages.translate(ctx.services.chat, translate_chunk, req.input_text, reliable=reliable)
     item = {"file": ctx.entity("translation", translation.text), "metadata": translation.record()}
     if translation.skipped is None:
         guard(ctx, "translation", translation.text, "stage1", "translation_result", **item)
-    state.touch(translation=None if translation.skipped else translation.text)
+    state.touch(translation=None if translation.skipped or translation.fallback else translation.text)
+    notice(ctx, "stage1", "translation", translation)
     ctx.emit("translation_result", stage="stage1", content=translation.text, **item)
 
     ctx.enter("stage2", "interception")
@@ -132,6 +140,7 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
                                                  "back_translation": back})
         if back is not None:
             item["metadata"] = {**item["metadata"], "back_translation": back}
+        notice(ctx, "stage2", "interception", step)
         state.touch(progress={"current": index, "total": iterations})
         ctx.emit("interception_iteration", stage="stage2", content=step.text, **item)
         ctx.check_cancel()
@@ -193,6 +202,7 @@ def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, t
             entry.update(status="blocked")
             raise
     entry.update(result=step.text, status="succeeded")
+    notice(ctx, "stage2", f"optimization:{output_id}", step)
     ctx.state.touch()
     ctx.emit("optimization_result", stage="stage2", content=step.text, **item)
     return step.text

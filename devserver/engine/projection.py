@@ -21,7 +21,7 @@ AUDIENCES: tuple[str, ...] = ("student", "staff")
 # restored run's metadata (request fingerprints, counters) is bookkeeping.
 STATUS_FIELDS = ("run_id", "status", "phase", "stage", "step", "progress", "queue_position", "safety_level",
                  "schema", "lang", "session", "input_text", "context_prompt", "translation", "interception",
-                 "optimizations", "outputs", "block", "error", "models", "created_at", "updated_at")
+                 "optimizations", "outputs", "block", "error", "models", "notices", "created_at", "updated_at")
 # Of a safety verdict, students learn what was decided, never what was matched or why in detail.
 VERDICT_ITEMS = frozenset({"stage1_safety_check", "stage3_safety_check", "stage4_safety_check"})
 VERDICT_FIELDS = frozenset({"checkpoint", "level", "decision", "category", "output_config", "latency_ms"})
@@ -29,8 +29,9 @@ VERDICT_FIELDS = frozenset({"checkpoint", "level", "decision", "category", "outp
 WITHHELD_FIELDS = frozenset({"withheld", "status", "code", "checkpoint", "stage", "category", "output_config",
                              "index", "language", "field"})
 # Teacher-only anywhere, whatever the item: the words that tripped the filter, the reasons written
-# for the teacher, and a model's raw answer kept for diagnosis.
-STAFF_ONLY_FIELDS = frozenset({"matched_terms", "teacher_reason", "details", "answer"})
+# for the teacher, a model's raw answer kept for diagnosis, and the messages a model call was sent
+# (a back-translation's messages carry the foreign pass it checks, which may be withheld).
+STAFF_ONLY_FIELDS = frozenset({"matched_terms", "teacher_reason", "details", "answer", "chat_request"})
 
 
 def check_audience(audience: str) -> Audience:

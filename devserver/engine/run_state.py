@@ -80,6 +80,7 @@ class RunState:
     cond: threading.Condition = field(default_factory=threading.Condition, repr=False)
     cancel_requested: bool = False
     models: set[str] = field(default_factory=set)  # "backend/model" actually used, for the index
+    notices: list[dict[str, str]] = field(default_factory=list)  # the quality gate kept an earlier text
 
     @property
     def terminal(self) -> bool:
@@ -126,6 +127,7 @@ class RunState:
                 "outputs": [o.to_dict() for o in self.outputs],
                 "block": self.block, "error": self.error, "models": sorted(self.models),
                 "created_at": self.created_at, "updated_at": self.updated_at,
+                "notices": _copy(self.notices),
             }
 
 

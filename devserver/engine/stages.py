@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 from devserver.backends.base import ChatResult
+from devserver.engine import quality
 from devserver.engine.language import language_name, looks_english
-from devserver.errors import BackendBadResponse
 from devserver.schemas.models import LlmChunk, OutputChunk
 
 
@@ -48,6 +48,8 @@ class TextStep:
     skipped: str | None = None  # why no model was called (pass-through), else None
     language: str | None = None
     duration_ms: float = 0.0
+    fallback: str | None = None  # the quality gate rejected the model's answers: why the text is the old one
+    quality: dict[str, Any] = field(default_factory=dict)  # what the gate found (problems, retry)
 
     def record(self) -> dict[str, Any]:
         """Return the metadata the recorder stores for this step."""
@@ -58,6 +60,10 @@ class TextStep:
             out["skipped"] = self.skipped
         if self.language:
             out["language"] = self.language
+        if self.quality:
+            out["quality"] = self.quality
+        if self.fallback:
+            out["fallback"] = self.fallback
         return out
 
 
@@ -93,20 +99,48 @@ def call_chunk(chat: ChatFn, chunk: LlmChunk, parts: PromptParts, options: dict[
     started = time.perf_counter()
     messages = [{"role": "user", "content": parts.render(chunk.prompt_template)}]
     result = chat(chunk.model_role, messages, options)
-    text = clean_answer(result.text)
-    if not text:
-        raise BackendBadResponse("The language model gave an empty answer.", backend=result.backend,
-                                 code="empty_answer", retryable=False)
-    return TextStep(text, parts, result, duration_ms=(time.perf_counter() - started) * 1000)
+    return TextStep(clean_answer(result.text), parts, result, duration_ms=(time.perf_counter() - started) * 1000)
 
 
-def translate(chat: ChatFn, chunk: LlmChunk, text: str, target: str = "en") -> TextStep:
-    """Translate a student's text into the target language; English input passes through unchanged."""
+def gated_call(chat: ChatFn, chunk: LlmChunk, parts: PromptParts, options: dict[str, Any], kind: str,
+               fallback: str, target: str | None = None) -> TextStep:
+    """Call the model, pass its answer through the quality gate, retry once strictly, else keep the input.
+
+    A fallback step carries the INPUT unchanged and `fallback` names why (the student sees a notice).
+    """
+    step = call_chunk(chat, chunk, parts, options)
+    found = quality.review(step.text, parts.input, kind, instruction=chunk.task_instruction, target=target)
+    if found.ok:
+        step.text = clean_answer(found.text)
+        return step
+    strict = PromptParts(f"{parts.task_instruction} {quality.STRICT_NOTE}", parts.context, parts.input)
+    tighter = {"max_tokens": max(16, int(options["max_tokens"] * 0.75))} if options.get("max_tokens") else {}
+    retry = call_chunk(chat, chunk, strict, {**options, **quality.STRICT_OPTIONS, **tighter})
+    again = quality.review(retry.text, parts.input, kind, instruction=chunk.task_instruction, target=target)
+    retry.duration_ms += step.duration_ms
+    retry.quality = {"problems": list(found.problems), "retried": True, "retry_problems": list(again.problems)}
+    if step.call is not None:
+        retry.quality["first_answer"] = step.call.text[:500]
+    retry.text = clean_answer(again.text) if again.ok else parts.input
+    retry.fallback = None if again.ok else fallback
+    return retry
+
+
+def translate(chat: ChatFn, chunk: LlmChunk, text: str, target: str = "en", *, reliable: bool = True) -> TextStep:
+    """Translate a student's text into the target language; English input passes through unchanged.
+
+    `reliable=False` (a demo model that measurably cannot translate) keeps the original, marked as such.
+    """
     if target == "en" and looks_english(text):
         return TextStep(text, skipped="already_english", language="en")
+    if not reliable:
+        return TextStep(text, skipped="not_translated", fallback="not_translated",
+                        quality={"reason": "demo_model"})
     parts = PromptParts(chunk.task_instruction, f"Target language: {language_name(target)}", text)
-    step = call_chunk(chat, chunk, parts, chunk_options(chunk))
-    step.language = target
+    budget = quality.proportional_max_tokens(text, 2.0, 16, chunk.parameters.max_tokens or 200)
+    step = gated_call(chat, chunk, parts, chunk_options(chunk, max_tokens=budget), "translation",
+                      "not_translated", target)
+    step.language = None if step.fallback else target
     return step
 
 
@@ -121,8 +155,9 @@ def intercept(chat: ChatFn, chunk: LlmChunk, context: str, text: str, *, iterati
         pass_context = context
         if language:
             pass_context = f"{context}\n\nLanguage of this pass: {language_name(language)} ({language})."
-        step = call_chunk(chat, chunk, PromptParts(chunk.task_instruction, pass_context, current),
-                          chunk_options(chunk, temperature=temperature, max_tokens=max_tokens))
+        step = gated_call(chat, chunk, PromptParts(chunk.task_instruction, pass_context, current),
+                          chunk_options(chunk, temperature=temperature, max_tokens=max_tokens), "interception",
+                          "interception_kept_input")
         step.language = language
         outcome.iterations.append(step)
         if on_iteration is not None:
@@ -140,4 +175,6 @@ def optimize(chat: ChatFn, chunk: LlmChunk, output_chunk: OutputChunk, text: str
     if instruction is None:
         return TextStep(text, PromptParts(chunk.task_instruction, "", text), skipped="no_optimization_instruction")
     parts = PromptParts(chunk.task_instruction, instruction.get(lang), text)
-    return call_chunk(chat, chunk, parts, chunk_options(chunk))
+    budget = quality.proportional_max_tokens(text, 3.0, 60, chunk.parameters.max_tokens or 300)
+    return gated_call(chat, chunk, parts, chunk_options(chunk, max_tokens=budget), "optimization",
+                      "optimization_kept_input")

@@ -66,6 +66,11 @@ CREATE INDEX IF NOT EXISTS run_media_run ON run_media(run_id);
 CREATE INDEX IF NOT EXISTS runs_student ON runs(student, created_at, run_id);
 CREATE INDEX IF NOT EXISTS run_stage_run ON run_stage(run_id);
 CREATE INDEX IF NOT EXISTS run_category_run ON run_category(run_id);
+-- The number of runs, kept by triggers: an unfiltered page must not count 100k rows every time.
+CREATE TABLE IF NOT EXISTS run_count (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO run_count SELECT 0, COUNT(*) FROM runs;
+CREATE TRIGGER IF NOT EXISTS runs_counted_in AFTER INSERT ON runs BEGIN UPDATE run_count SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS runs_counted_out AFTER DELETE ON runs BEGIN UPDATE run_count SET n = n - 1; END;
 """
 _CHILD_TABLES = ("run_media", "run_stage", "run_category")
 SCHEMA_VERSION = 3  # bump when _SCHEMA changes: an older index is dropped and rebuilt from the folders
@@ -152,7 +157,8 @@ class RunIndex:
             # True when the rows cannot be trusted to be complete: the owner rebuilds from the folders.
             self.needs_rebuild = version != SCHEMA_VERSION
             if self.needs_rebuild:  # a fresh file, or tables of another layout: start from empty tables
-                self._db.executescript("".join(f"DROP TABLE IF EXISTS {t}; " for t in (*_CHILD_TABLES, "runs")))
+                self._db.executescript("".join(f"DROP TABLE IF EXISTS {t}; "
+                                               for t in (*_CHILD_TABLES, "runs", "run_count")))
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -208,8 +214,9 @@ class RunIndex:
             raise ValueError(f"order must be one of {', '.join(ORDERS)}")
         where, params = self._where(filters or {})
         page_where, _ = self._where(filters or {}, paging=True)
+        count = f"SELECT COUNT(*) FROM runs {where}" if where else "SELECT n FROM run_count"
         with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM runs {where}", params).fetchone()[0]
+            total = self._db.execute(count, params).fetchone()[0]
             rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM runs {page_where} ORDER BY {ORDERS[order]} "
                                     "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
         return {"runs": [self._decode(r) for r in rows], "total": total, "limit": limit, "offset": offset}

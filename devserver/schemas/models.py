@@ -39,6 +39,8 @@ class LlmParameters(Strict):
     seed: int | None = None
     max_tokens: int | None = Field(default=None, ge=1, le=8192)
     keep_alive: str | int | None = None
+    repeat_penalty: float | None = Field(default=None, ge=1, le=2)  # > 1 discourages a small model's loops
+    stop: list[str] | None = Field(default=None, max_length=4)  # the answer ends where one of these starts
 
     def sent(self) -> dict[str, Any]:
         """Return the parameters that are set."""

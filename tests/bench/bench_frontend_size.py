@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 BUDGET_BYTES = 250 * 1000
+CSS_BUDGET_BYTES = 50 * 1000  # all stylesheets together; plain CSS without a framework stays far below
 DEFAULT_DIST = Path(__file__).resolve().parents[2] / "public" / "ai4artsed-frontend" / "dist"
 UNSAFE_MARKERS = ("new Function(", "eval(")
 
@@ -44,6 +45,18 @@ def entry_files(dist: Path) -> list[Path]:
     parser = _EntryScripts()
     parser.feed((dist / "index.html").read_text(encoding="utf-8"))
     return [dist / p.lstrip("/") for p in dict.fromkeys(parser.paths)]
+
+
+def figures(quick: bool = False) -> list:
+    """Return the gzipped student-page JS and all CSS as figures against their budgets."""
+    from tests.bench.figures import Figure
+
+    if not (DEFAULT_DIST / "index.html").is_file():
+        raise FileNotFoundError(f"no build at {DEFAULT_DIST}: run scripts/build_frontend.sh first")
+    js = sum(gzipped_size(p) for p in entry_files(DEFAULT_DIST)) / 1000
+    css = sum(gzipped_size(p) for p in (DEFAULT_DIST / "assets").glob("*.css")) / 1000
+    return [Figure("student page JS, gzipped", js, "kB", BUDGET_BYTES / 1000, False, "loaded up front"),
+            Figure("all CSS, gzipped", css, "kB", CSS_BUDGET_BYTES / 1000, False, "every stylesheet of the app")]
 
 
 def main(argv: list[str]) -> int:

@@ -59,6 +59,18 @@ def rate(filt, prompts: list[str], level: str = "kids") -> float:
     return len(prompts) / (time.process_time() - started)
 
 
+def figures(quick: bool = False) -> list:
+    """Return the cold-pass throughput (every normalisation view on, new prompts) as a figure."""
+    from tests.bench.figures import Figure
+
+    rng = random.Random(86)
+    benign, harmful = sentences()
+    prompts = build(1000 if quick else 5000, rng, benign, harmful, noise=False)
+    cold = rate(load_policy().filter, prompts)
+    return [Figure("safety filter, cold prompts/s (one core)", cold, "prompts/s", 5000, True,
+                   f"{len(prompts)} prompts of ~{TARGET_CHARS} chars, CPU time of one thread")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=5000)

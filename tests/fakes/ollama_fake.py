@@ -17,7 +17,7 @@ way. A message with `images` (base64) is decoded like Ollama does (undecodable �
 
 Failure modes — set `fake.mode`:
   ok                answer normally
-  slow              say nothing for `delay` seconds before the head
+  slow              say nothing for `delay` seconds before the head (at most `slots` calls at once)
   stall             send two pieces, then go quiet for `delay` seconds
   trickle           send a piece every `trickle_interval` seconds, never finishing
   server_error      HTTP 500 `{"error": ...}`
@@ -29,10 +29,12 @@ Failure modes — set `fake.mode`:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import re
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -78,6 +80,8 @@ class OllamaFake(FakeApp):
         self.unsafe_images: set[bytes] = set()  # thumbnails (tests.fakes.vision.pixel_digest) a vision model flags
         self.images_seen: list[bytes] = []
         self.vision_answer: dict[str, Any] | None = None  # answer pictures with this instead of judging them
+        # like OLLAMA_NUM_PARALLEL: in "slow" mode at most this many calls think at once, the rest wait
+        self.slots: threading.Semaphore | None = None
 
     def chat_bodies(self) -> list[dict[str, Any]]:
         """Return the JSON bodies of every /api/chat request received."""
@@ -86,7 +90,8 @@ class OllamaFake(FakeApp):
     def chat(self, request: Request, reply: Reply) -> None:
         body = request.json()
         if self.mode == "slow":
-            self.sleep(self.delay)
+            with self.slots or contextlib.nullcontext():
+                self.sleep(self.delay)
         failure = {"server_error": (500, "llama runner process has terminated: signal: killed"),
                    "rate_limited": (429, "server busy, please try again.  maximum pending requests exceeded")}
         if self.mode in failure:

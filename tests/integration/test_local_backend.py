@@ -69,7 +69,8 @@ def test_real_completion_records_model_parameters_and_usage(backend):
 
     assert result.text.strip()
     assert result.backend == "local" and result.model_requested == result.model_used == MODEL
-    assert result.parameters == {"temperature": 0, "seed": 7, "max_tokens": 40}  # keep_alive means nothing here
+    # keep_alive means nothing in-process: recorded as ignored, not sent
+    assert result.parameters == {"temperature": 0, "seed": 7, "max_tokens": 40, "ignored": ["keep_alive"]}
     assert result.usage["prompt_tokens"] > 0 and 0 < result.usage["completion_tokens"] <= 40
     assert result.ids["gguf"].endswith(".gguf")
     assert result.finish_reason in ("stop", "length")

@@ -35,10 +35,22 @@ def test_no_item_carries_terms_reasons_or_raw_answers():
     assert project_item(item)["metadata"] == {"code": "no_sketch"}
 
 
+def test_a_model_call_s_messages_stay_with_staff():
+    item = {"sequence": 8, "item_type": "stage1_safety_check", "content": None,
+            "metadata": {"checkpoint": "back_translation", "decision": "block", "category": "p86a"}}
+    call = {"sequence": 9, "item_type": "translation_result", "content": "A flag",
+            "metadata": {"model_used": "writer", "answer_sha256": "ab",
+                         "chat_request": {"messages": [{"role": "user", "content": "Hakenkreuz-Fahne"}]}}}
+    assert "Hakenkreuz" not in str(project_item(call)) and project_item(call)["content"] == "A flag"
+    assert "Hakenkreuz" not in str(project_item(item))
+
+
 def test_the_status_shows_only_its_documented_fields():
-    status = {"run_id": "r", "status": "blocked", "request_fingerprints": {"a": "stage2"}, "generation_count": 2}
+    status = {"run_id": "r", "status": "blocked", "request_fingerprints": {"a": "stage2"}, "generation_count": 2,
+              "notices": [{"step": "translation", "kind": "not_translated"}]}
     seen = project_status(status)
     assert seen["status"] == "blocked" and "request_fingerprints" not in seen and "generation_count" not in seen
+    assert seen["notices"] == status["notices"]  # the quality gate's notices are for the student
 
 
 def test_staff_see_everything_and_an_unknown_audience_is_an_error():

@@ -133,3 +133,18 @@ def test_rebuild_of_a_missing_folder_empties_the_index(index, tmp_path: Path):
     index.upsert(meta("2024-01-01T00:00:00.000+00:00"))
     assert index.rebuild(tmp_path / "nowhere") == {"indexed": 0, "skipped": 0}
     assert index.list()["total"] == 0
+
+
+def test_the_unfiltered_total_stays_exact_through_updates_reopens_and_rebuilds(index, runs, tmp_path):
+    assert index.list()["total"] == 4
+    index.upsert_many([meta("2024-06-01T00:00:00.000+00:00"), {**meta("2024-05-01T08:00:00.000+00:00"),
+                                                                 "run_id": runs["dog"], "status": "failed"}])
+    assert index.list()["total"] == 5 == len(index.run_ids())
+    index.close()
+    reopened = RunIndex(tmp_path / "index.sqlite")
+    try:
+        assert reopened.list()["total"] == 5
+        reopened.upsert_many([meta("2024-07-01T00:00:00.000+00:00")], replace_all=True)
+        assert reopened.list()["total"] == 1 == len(reopened.run_ids())
+    finally:
+        reopened.close()

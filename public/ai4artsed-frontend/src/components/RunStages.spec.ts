@@ -75,6 +75,19 @@ describe('RunStages', () => {
     expect(wrapper.find('[data-testid="stage-box-translation"]').text()).toContain('No translation needed')
   })
 
+  it('says when the original text was kept untranslated and when the transformation was not usable', () => {
+    const wrapper = mountStages(snapshot({
+      status: 'succeeded', stage: 'stage2', step: 'interception', translation: null,
+      interception: { ...parts, input: 'Ein Fuchs im Schnee', iterations: [], result: 'Ein Fuchs im Schnee' },
+      notices: [{ stage: 'stage1', step: 'translation', code: 'not_translated' },
+        { stage: 'stage2', step: 'interception', code: 'interception_kept_input' }],
+    }), 'Ein Fuchs im Schnee')
+    const translation = wrapper.find('[data-testid="stage-box-translation"]').text()
+    expect(translation).toContain('not translated')
+    expect(translation).not.toContain('No translation needed')
+    expect(wrapper.find('[data-testid="quality-notice-interception_kept_input"]').text()).toContain('your text was kept')
+  })
+
   it('marks the safety box blocked when Stage 1 blocks the input', () => {
     const blocked = snapshot({
       status: 'blocked', stage: 'stage1', step: null,

@@ -5,6 +5,7 @@
  * so components never have to parse responses or show raw HTTP failures.
  */
 import type {
+  Health,
   InterceptionConfig,
   InterceptionConfigDetail,
   Lang,
@@ -187,4 +188,9 @@ export async function fetchText(path: string): Promise<string> {
   }
   if (!response.ok) throw await errorFrom(response)
   return response.text()
+}
+
+/** Read the server's health (backends, model roles, whether a demo model is in use). */
+export function getHealth(): Promise<Health> {
+  return request<Health>('GET', '/api/health')
 }

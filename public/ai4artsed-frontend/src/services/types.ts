@@ -137,6 +137,19 @@ export interface RunStatus {
   error: RunError | null
   created_at: string | null
   updated_at: string | null
+  notices?: QualityNotice[]
+}
+
+/** The quality gate kept an earlier text instead of a model's answer (code: why). */
+export interface QualityNotice {
+  stage: string
+  step: string
+  code: 'not_translated' | 'interception_kept_input' | 'optimization_kept_input'
+}
+
+/** The part of /api/health the app shows: which model roles run on the tiny demo model. */
+export interface Health {
+  demo_model?: { roles: string[] }
 }
 
 export interface RunAccepted {
