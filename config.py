@@ -111,6 +111,10 @@ class Config:
     AVAILABILITY_CACHE_SECONDS: float = 15.0
     # safety
     DEFAULT_SAFETY_LEVEL: str = "youth"
+    # vision model that checks every generated image before kids/youth see it; empty = images not checked
+    IMAGE_CHECK_MODEL: str = ""
+    IMAGE_CHECK_MAX_SIDE: int = 1024  # larger pictures are scaled down before the check
+    SAFETY_KEEP_ALIVE: str = "10m"  # Ollama keep_alive for guard, verify and image-check calls
     # ask the Stage 3 model about every output, even a text the fast filter found clean (default: hybrid)
     STAGE3_ALWAYS_VERIFY: bool = False
     # runs

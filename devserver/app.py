@@ -48,7 +48,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
     interrupted = recorder.mark_interrupted()
     if interrupted:
         log.warning("%d run(s) left unfinished by the last shutdown are now marked interrupted", interrupted)
-    safety = build_safety(cfg, router.chat)
+    safety = build_safety(cfg, router.chat, see=router.chat_model, complete=router.complete,
+                          capabilities=router.model_capabilities)
     orchestrator = Orchestrator(Services(catalog, router, safety, recorder, cfg), workers=cfg.RUN_WORKERS,
                                 queue_max=cfg.RUN_QUEUE_MAX)
 

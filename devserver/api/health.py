@@ -27,7 +27,8 @@ def health():
                    "verification": "conservative" if verifier.conservative else "llm",
                    "verify_model": context.config().model_for("SAFETY_VERIFY_MODEL"),
                    "note": ("The embedded model is not trusted as a safety judge: ambiguous texts are blocked "
-                            "for kids and youth." if verifier.conservative else "")},
+                            "for kids and youth." if verifier.conservative else ""),
+                   "images": context.safety().image_status()},
         "backends": backends,
         "demo_model": {"roles": [role for role in context.config().MODEL_ROLE_MAP
                                  if context.router().is_demo(role)]},

@@ -16,7 +16,9 @@ MEDIA_TYPES = ("image", "audio", "music", "video", "code", "text")
 
 
 def _outputs(run_id: str) -> list[dict[str, Any]]:
-    return [o for o in context.orchestrator().status(run_id).get("outputs") or [] if o.get("file")]
+    # only finished outputs: a picture is saved before its image check ends, and must not be served until then
+    return [o for o in context.orchestrator().status(run_id).get("outputs") or []
+            if o.get("file") and o.get("status") == "succeeded"]
 
 
 @bp.get("/info/<run_id>")
@@ -33,7 +35,8 @@ def run_media(run_id: str):
     """Return the run's status together with its media list (one call for a gallery view)."""
     run_id = require_run_id(run_id)
     status = project_status(context.orchestrator().status(run_id), context.audience())
-    return jsonify({"run": status, "media": [o for o in status.get("outputs") or [] if o.get("file")]})
+    return jsonify({"run": status, "media": [o for o in status.get("outputs") or []
+                                             if o.get("file") and o.get("status") == "succeeded"]})
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])

@@ -3,6 +3,7 @@
 Two kinds of backend:
 
 * `LlmBackend.chat(messages, model, options, json_schema=None, on_token=None) -> ChatResult`
+  (and `complete(prompt, model, options)` for a raw prompt, where the provider takes one)
 * `MediaBackend.generate(request, on_progress=None, cancel=None) -> MediaResult`
 
 Identity and capabilities are class attributes (`backend_id`, `display_name`, `kind`,
@@ -22,7 +23,7 @@ from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 from devserver.errors import BackendError
 from devserver.redaction import redact, redact_text
 
-Message = Mapping[str, str]  # {"role": "system|user|assistant", "content": "..."}
+Message = Mapping[str, Any]  # {"role": "system|user|assistant", "content": "...", "images"?: [bytes, ...]}
 TokenCallback = Callable[[str], None]
 SECRET_WORDS = frozenset({"authorization", "password", "passwd", "secret", "apikey", "bearer", "cookie"})
 
@@ -74,14 +75,18 @@ class ChatResult:
     ids: dict[str, str] = field(default_factory=dict)
     finish_reason: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = None  # per answer token {token, logprob, top_logprobs}, when asked for
     chat_request: dict[str, Any] = field(default_factory=dict)  # model_ref, messages, options, json_schema (set by the router)
 
     def record(self) -> dict[str, Any]:
         """Return the JSON-safe metadata for the run record: the call as sent, the answer only as a hash."""
-        return {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
-                "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
-                "usage": self.usage, "cost": self.cost, "ids": self.ids, "finish_reason": self.finish_reason,
-                "attempts": self.attempts, "chat_request": scrub(self.chat_request), "answer_sha256": sha256_text(self.text)}
+        out = {"backend": self.backend, "model_requested": self.model_requested, "model_used": self.model_used,
+               "parameters": scrub(self.parameters), "duration_ms": round(self.duration_ms, 1),
+               "usage": self.usage, "cost": self.cost, "ids": self.ids, "finish_reason": self.finish_reason,
+               "attempts": self.attempts, "chat_request": scrub(self.chat_request), "answer_sha256": sha256_text(self.text)}
+        if self.logprobs is not None:
+            out["logprobs"] = self.logprobs
+        return out
 
 
 @dataclass
@@ -188,6 +193,10 @@ class Backend:
         """Return how many servers this backend spreads its work over (its concurrency scales with it)."""
         return 1
 
+    def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """Return what a model can do (e.g. `vision`), None when the backend cannot tell."""
+        return None
+
     def attach(self, router: Any) -> None:
         """Receive the app's router (for backends that call other backends, e.g. code made by an LLM)."""
 
@@ -202,8 +211,16 @@ class LlmBackend(Backend):
 
     def chat(self, messages: Sequence[Message], model: str, options: Mapping[str, Any],
              json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
-        """Send a chat; return the answer, constrained to `json_schema` when one is given."""
+        """Send a chat; return the answer, constrained to `json_schema` when one is given.
+
+        A message may carry `images` (raw bytes of PNG/JPEG pictures) for vision models; a backend
+        without vision sends them in its API's own way or fails with a BackendError."""
         raise NotImplementedError
+
+    def complete(self, prompt: str, model: str, options: Mapping[str, Any]) -> ChatResult:
+        """Send a raw prompt that bypasses the model's chat template (guards taking one policy per prompt)."""
+        raise BackendError(f"{self.display_name or self.backend_id} cannot take a raw prompt; use an Ollama model",
+                           backend=self.backend_id, code="raw_prompt_unsupported")
 
     def unload(self, model: str) -> None:
         """Free the model's memory now (Ollama keep_alive 0); a no-op where meaningless."""

@@ -3,6 +3,8 @@
 Our option names map to Ollama's (`max_tokens` → `options.num_predict`); `keep_alive` and `think`
 travel at the top level; the JSON Schema of a structured answer goes into `format`. Everything sent
 is recorded in `ChatResult.parameters`, options Ollama cannot take are recorded as `ignored`.
+`logprobs`/`top_logprobs` (guard models) travel at the top level too and come back per token in
+`ChatResult.logprobs`; a message's `images` (raw bytes) go out base64-encoded as Ollama expects.
 
 A stream can fail after HTTP 200 with an `{"error": ...}` line and no `done`; the client raises on
 that line, and a stream that ends (or trickles past the timeout) without `done: true` is a bad
@@ -29,10 +31,25 @@ from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfig
 
 OPTION_NAMES = {"temperature": "temperature", "seed": "seed", "max_tokens": "num_predict", "top_p": "top_p",
                 "top_k": "top_k", "num_ctx": "num_ctx", "stop": "stop", "repeat_penalty": "repeat_penalty"}
-TOP_LEVEL = ("keep_alive", "think")
+TOP_LEVEL = ("keep_alive", "think", "logprobs", "top_logprobs")
 SERVER_TROUBLE = ("backend_unreachable", "backend_timeout", "connection_lost")  # skip that server for a while
 DURATIONS = {"load_ms": "load_duration", "prompt_eval_ms": "prompt_eval_duration", "eval_ms": "eval_duration",
              "total_ms": "total_duration"}
+
+
+def _split_options(options: Mapping[str, Any], stream: bool, keep_alive: str | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Return Ollama's `options`, the top-level fields (`keep_alive` defaulting to the backend's), and the
+    record of everything sent (unknown names: ignored)."""
+    sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
+    top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
+    if keep_alive is not None:
+        top.setdefault("keep_alive", keep_alive)
+    parameters: dict[str, Any] = {"options": sent, **top, "stream": stream}
+    ignored = sorted(k for k in options if k not in OPTION_NAMES and k not in TOP_LEVEL)
+    if ignored:
+        parameters["ignored"] = ignored
+    return sent, top, parameters
 
 
 def full_name(model: str) -> str:
@@ -45,7 +62,7 @@ class OllamaBackend(LlmBackend):
 
     backend_id = "ollama"
     display_name = "Ollama"
-    capabilities = frozenset({"chat", "json_schema", "unload"})
+    capabilities = frozenset({"chat", "json_schema", "unload", "vision"})
     default_concurrency = 2
 
     def __init__(self, url: str, timeout: float = 120.0, keep_alive: str | None = None) -> None:
@@ -58,6 +75,7 @@ class OllamaBackend(LlmBackend):
         self.client = self.clients.get(self.url)
         self.pool = InstancePool(self.urls)
         self._digests: dict[str, str] = {}
+        self._capabilities: dict[str, frozenset[str] | None] = {}
 
     @classmethod
     def from_config(cls, config: Any) -> "OllamaBackend":
@@ -183,6 +201,17 @@ class OllamaBackend(LlmBackend):
         except BackendError:
             return None
 
+    def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """Return the model's capabilities from `/api/show` (`completion`, `vision`, ...), None when unknown."""
+        if model not in self._capabilities:
+            try:
+                with self._translated(model):
+                    shown = self._require().show(model)
+            except BackendError:
+                return None  # not cached: the next check asks again
+            self._capabilities[model] = frozenset(shown.capabilities or ()) if shown.capabilities else None
+        return self._capabilities[model]
+
     def unload(self, model: str) -> None:
         """Ask every Ollama server to drop the model from memory now (`keep_alive: 0`)."""
         self._require()
@@ -201,19 +230,12 @@ class OllamaBackend(LlmBackend):
              json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
         """Stream one chat from the least-busy Ollama server; on_token receives every streamed piece."""
         self._require()
-        sent = {OPTION_NAMES[k]: v for k, v in options.items() if k in OPTION_NAMES and v is not None}
-        top = {k: options[k] for k in TOP_LEVEL if options.get(k) is not None}
-        if self.keep_alive is not None:
-            top.setdefault("keep_alive", self.keep_alive)
+        sent, top, parameters = _split_options(options, stream=True, keep_alive=self.keep_alive)
         if json_schema is not None:
-            top["format"] = dict(json_schema)
-        parameters: dict[str, Any] = {"options": sent, **top, "stream": True}
-        ignored = sorted(k for k in options if k not in OPTION_NAMES and k not in TOP_LEVEL)
-        if ignored:
-            parameters["ignored"] = ignored
+            top["format"] = parameters["format"] = dict(json_schema)
         started = time.perf_counter()
         with self._server() as url:
-            pieces, final = self._stream(self.clients[url], url, model, messages, sent, top, on_token)
+            pieces, final, logprobs = self._stream(self.clients[url], url, model, messages, sent, top, on_token)
         if len(self.urls) > 1:
             parameters["server"] = url
         text = "".join(pieces)
@@ -224,6 +246,25 @@ class OllamaBackend(LlmBackend):
                 raise BackendBadResponse("Ollama's answer should be JSON but is not", backend=self.backend_id,
                                          retryable=True, code="not_json",
                                          details={"finish_reason": final.done_reason}) from None
+        return self._result(text, model, final, parameters, started, logprobs if top.get("logprobs") else None)
+
+    def complete(self, prompt: str, model: str, options: Mapping[str, Any]) -> ChatResult:
+        """Send a raw prompt through `/api/generate` (`raw: true`: no chat template) and return the answer."""
+        self._require()
+        sent, top, parameters = _split_options(options, stream=False, keep_alive=self.keep_alive)
+        parameters["raw"] = True
+        started = time.perf_counter()
+        with self._server() as url, self._translated(model, url):
+            final = self.clients[url].generate(model=model, prompt=prompt, raw=True, stream=False,
+                                               options=sent or None, **top)
+        if len(self.urls) > 1:
+            parameters["server"] = url
+        logprobs = [lp.model_dump() for lp in final.logprobs or ()] if top.get("logprobs") else None
+        return self._result(final.response or "", model, final, parameters, started, logprobs)
+
+    def _result(self, text: str, model: str, final: Any, parameters: dict[str, Any], started: float,
+                logprobs: list[dict[str, Any]] | None) -> ChatResult:
+        """Build the typed result from the final line: token counts, Ollama's timings (ns → ms), digest."""
         usage = {"prompt_tokens": final.prompt_eval_count or 0, "completion_tokens": final.eval_count or 0}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         usage.update({ours: getattr(final, theirs) // 1_000_000 for ours, theirs in DURATIONS.items()
@@ -231,24 +272,28 @@ class OllamaBackend(LlmBackend):
         digest = self._digest(model)
         return ChatResult(text=text, backend=self.backend_id, model_requested=model, model_used=final.model or model,
                           parameters=scrub(parameters), duration_ms=(time.perf_counter() - started) * 1000,
-                          usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason)
+                          usage=usage, ids={"digest": digest} if digest else {}, finish_reason=final.done_reason,
+                          logprobs=logprobs)
 
     def _stream(self, client: ollama.Client, url: str, model: str, messages: Sequence[Message], sent: dict[str, Any],
-                top: dict[str, Any], on_token: TokenCallback | None) -> tuple[list[str], ollama.ChatResponse]:
-        """Read the NDJSON stream to its `done` line within the timeout; return the pieces and that line."""
+                top: dict[str, Any], on_token: TokenCallback | None
+                ) -> tuple[list[str], ollama.ChatResponse, list[dict[str, Any]]]:
+        """Read the NDJSON stream to its `done` line within the timeout; return the pieces, that line, logprobs."""
         deadline = time.monotonic() + self.timeout
         pieces: list[str] = []
+        logprobs: list[dict[str, Any]] = []
         with self._translated(model, url):
             stream = client.chat(model=model, messages=[dict(m) for m in messages], stream=True,
                                  options=sent or None, **top)
             try:
                 for part in stream:
+                    logprobs.extend(lp.model_dump() for lp in part.logprobs or ())
                     if part.message.content:
                         pieces.append(part.message.content)
                         if on_token:
                             on_token(part.message.content)
                     if part.done:
-                        return pieces, part
+                        return pieces, part, logprobs
                     if time.monotonic() > deadline:
                         raise BackendTimeout(f"Ollama did not finish within {self.timeout:g} s",
                                              backend=self.backend_id, retryable=True)

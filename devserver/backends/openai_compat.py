@@ -7,6 +7,7 @@ after the model started with HTTP 200. Every call is bounded in time and size.
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -15,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from devserver.backends.base import ChatResult, Health, LlmBackend, Message, TokenCallback, scrub
-from devserver.backends.download import retry_after_seconds
+from devserver.backends.download import retry_after_seconds, sniff_mime
 from devserver.errors import (BackendBadResponse, BackendError, BackendMisconfigured, BackendRateLimited,
                               BackendTimeout, BackendUnavailable)
 
@@ -153,6 +154,24 @@ def usage_counts(usage: Any) -> dict[str, int]:
     return counts
 
 
+def _wire_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a message as the OpenAI API takes it: pictures become `image_url` parts with data URLs."""
+    images = message.get("images")
+    if not images:
+        return dict(message)
+    parts: list[dict[str, Any]] = [{"type": "text", "text": str(message.get("content") or "")}]
+    parts += [{"type": "image_url", "image_url": {
+        "url": f"data:{sniff_mime(data) or 'image/png'};base64,{base64.b64encode(data).decode()}"}} for data in images]
+    return {**{k: v for k, v in message.items() if k != "images"}, "content": parts}
+
+
+def _logprobs(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the first choice's per-token log-probabilities ({token, logprob, top_logprobs}), [] when absent."""
+    choices = data.get("choices") or [{}]
+    content = ((choices[0] or {}).get("logprobs") or {}).get("content") if isinstance(choices[0], Mapping) else None
+    return [dict(t) for t in content or () if isinstance(t, Mapping)]
+
+
 class OpenAICompatBackend(LlmBackend):
     """Chat with any OpenAI-compatible server (llama.cpp server, LM Studio, vLLM)."""
 
@@ -161,7 +180,8 @@ class OpenAICompatBackend(LlmBackend):
     capabilities = frozenset({"chat", "json_schema"})
     url_setting = "OPENAI_COMPAT_URL"
     key_setting = "OPENAI_COMPAT_API_KEY"
-    SENT_OPTIONS = ("temperature", "top_p", "seed", "max_tokens", "stop", "presence_penalty", "frequency_penalty")
+    SENT_OPTIONS = ("temperature", "top_p", "seed", "max_tokens", "stop", "presence_penalty", "frequency_penalty",
+                    "logprobs", "top_logprobs")
 
     def __init__(self, base_url: str, api_key: str = "", timeout: float = 120.0, max_bytes: int = 50_000_000) -> None:
         self.api_key = api_key
@@ -220,12 +240,12 @@ class OpenAICompatBackend(LlmBackend):
                           model_used=str(data.get("model") or model), parameters=scrub(parameters),
                           duration_ms=(time.perf_counter() - started) * 1000, usage=usage_counts(usage),
                           cost=float(cost) if isinstance(cost, (int, float)) else None, ids=ids,
-                          finish_reason=finish_reason)
+                          finish_reason=finish_reason, logprobs=_logprobs(data) if body.get("logprobs") else None)
 
     def chat_body(self, messages: Sequence[Message], model: str, options: Mapping[str, Any],
                   json_schema: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
         """Return the request body and the option names this API cannot take (recorded as ignored)."""
-        body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages]}
+        body: dict[str, Any] = {"model": model, "messages": [_wire_message(m) for m in messages]}
         ignored = sorted(k for k in options if k not in self.SENT_OPTIONS)
         body.update({k: v for k, v in options.items() if k in self.SENT_OPTIONS and v is not None})
         if json_schema is not None:

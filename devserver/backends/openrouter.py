@@ -30,7 +30,7 @@ class OpenRouterBackend(OpenAICompatBackend, MediaBackend):
     backend_id = "openrouter"
     display_name = "OpenRouter"
     kind = "llm"
-    capabilities = frozenset({"chat", "json_schema", "image"})
+    capabilities = frozenset({"chat", "json_schema", "image", "vision"})
     url_setting = "OPENROUTER_URL"
     key_setting = "OPENROUTER_API_KEY"
 

@@ -33,6 +33,7 @@ the counters; it is never held while a backend runs, while sleeping, or during a
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -42,8 +43,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from config import Config
-from devserver.backends.base import (Backend, CancelToken, ChatResult, MediaRequest, MediaResult, Message, Progress,
-                                     ProgressCallback, TokenCallback, split_model_ref)
+from devserver.backends.base import (Backend, CancelToken, ChatResult, LlmBackend, MediaRequest, MediaResult,
+                                     Message, Progress, ProgressCallback, TokenCallback, split_model_ref)
 from devserver.backends.registry import BackendRegistry, build_registry
 from devserver.errors import (AppError, BackendError, BackendMisconfigured, BackendRateLimited, BackendTimeout,
                               BackendUnavailable, ConfigError)
@@ -84,6 +85,14 @@ class _Started:
         self.started = True
         if self.callback is not None:
             self.callback(value)
+
+
+def _recordable(message: Message) -> dict[str, Any]:
+    """Return a message for the record: a picture as the SHA-256 and size of the bytes sent, not the bytes."""
+    images = message.get("images")
+    if not images:
+        return dict(message)
+    return {**message, "images": [{"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for data in images]}
 
 
 def _retryable(err: BackendError) -> bool:
@@ -127,9 +136,29 @@ class Router:
         return self.chat_model(self._model_for(role), messages, options, json_schema, on_token)
 
     def chat_model(self, model_ref: str, messages: Sequence[Message], options: Mapping[str, Any],
-                   json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None) -> ChatResult:
-        """Send a chat to an explicit `provider/model`, falling back along LLM_FALLBACKS."""
-        chain = list(dict.fromkeys([model_ref, *self._config.LLM_FALLBACKS]))
+                   json_schema: Mapping[str, Any] | None = None, on_token: TokenCallback | None = None,
+                   fallback: bool = True) -> ChatResult:
+        """Send a chat to an explicit `provider/model`, falling back along LLM_FALLBACKS unless `fallback` is off.
+
+        Calls only one special model can answer (a picture for a vision model) turn the chain off: a text
+        model further down would answer without having seen the picture."""
+        chain = list(dict.fromkeys([model_ref, *(self._config.LLM_FALLBACKS if fallback else ())]))
+        request = {"messages": [_recordable(m) for m in messages], "options": dict(options),
+                   "json_schema": dict(json_schema) if json_schema else None}
+        return self._chain(chain, on_token, request, lambda backend, model, tokens: backend.chat(
+            messages, model, options, json_schema=json_schema, on_token=tokens if on_token else None))
+
+    def complete(self, role: str, prompt: str, options: Mapping[str, Any]) -> ChatResult:
+        """Send a raw prompt (no chat template) to a role's model; no fallback, a raw prompt fits one model only."""
+        request = {"prompt": prompt, "options": dict(options), "raw": True}
+        return self._chain([self._model_for(role)], None, request,
+                           lambda backend, model, tokens: backend.complete(prompt, model, options))
+
+    def _chain(self, chain: list[str], on_token: TokenCallback | None, request: dict[str, Any],
+               call: Callable[[LlmBackend, str, Any], ChatResult]) -> ChatResult:
+        """Try each model reference in turn (skipping paused backends), with retries on each.
+
+        The result carries `chat_request` (the answering model reference and the call as sent) for the record."""
         attempts: list[dict[str, Any]] = []
         paused: list[str] = []
         last: AppError | None = None
@@ -147,16 +176,20 @@ class Router:
                 continue
             tokens = _Started(on_token)
             try:
-                result = self._with_retries(provider, ref, attempts, tokens, lambda: backend.chat(
-                    messages, model, options, json_schema=json_schema, on_token=tokens if on_token else None))
+                result = self._with_retries(provider, ref, attempts, tokens,
+                                            lambda: call(backend, model, tokens))
             except BackendError as err:
                 last = err
                 continue
             result.attempts = attempts
-            result.chat_request = {"model_ref": ref, "messages": [dict(m) for m in messages], "options": dict(options),
-                              "json_schema": dict(json_schema) if json_schema else None}
+            result.chat_request = {"model_ref": ref, **request}
             return result
         raise self._exhausted(last, attempts, paused)
+
+    def model_capabilities(self, model_ref: str) -> frozenset[str] | None:
+        """Return what the model of a `provider/model` reference can do, None when its backend cannot tell."""
+        provider, model = split_model_ref(model_ref)
+        return self._registry.llm(provider).model_capabilities(model)
 
     def unload(self, role: str) -> None:
         """Free the memory of the model a role uses (where the backend can)."""
@@ -393,7 +426,8 @@ class Router:
             self._changed.notify_all()
 
 
-def make_chat_from_config() -> Callable[..., ChatResult]:
-    """Build the app's backends from the environment and return the router's `chat` (for CLIs)."""
+def make_router_from_config() -> Router:
+    """Build the app's backends and router from the environment (for CLIs)."""
     config = Config.from_env()
-    return Router(build_registry(config), config).chat
+    return Router(build_registry(config), config)
+

@@ -53,6 +53,8 @@ class PhaseContext:
                                  metadata=metadata, file=file)
         if metadata and metadata.get("model_used"):
             self.state.add_model(f"{metadata.get('backend')}/{metadata['model_used']}")
+        for call in (metadata or {}).get("calls") or ():  # safety verdicts: guard, verify and vision models
+            self.state.add_model(f"{call.get('backend')}/{call.get('model_used')}")
         # The live buffer feeds every SSE listener; it only ever holds the student projection, so no
         # stream can leak what a checkpoint withheld (staff read the full record).
         self.state.publish(project_item(item, "student"))

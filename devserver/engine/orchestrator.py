@@ -51,7 +51,10 @@ class Services:
     def before_media(self, chunk: OutputChunk) -> None:
         """Free the GPU memory of every role's unloadable model (Ollama) before a ComfyUI job, when configured."""
         if chunk.backend == "comfyui" and self.config.OLLAMA_UNLOAD_BEFORE_MEDIA:
-            for ref in sorted(set(self.config.MODEL_ROLE_MAP.values())):
+            # the image check's vision model (loaded after the last picture) holds GPU memory too
+            refs = {*self.config.MODEL_ROLE_MAP.values(), *([self.config.IMAGE_CHECK_MODEL]
+                                                            if self.config.IMAGE_CHECK_MODEL else [])}
+            for ref in sorted(refs):
                 try:
                     self.router.unload_model(ref)
                 except Exception:  # a failed unload only costs memory; the picture is still made

@@ -18,6 +18,7 @@ from typing import Any
 from devserver.backends.base import MediaRequest, Progress
 from devserver.engine import stages
 from devserver.engine.context import Blocked, PhaseContext
+from devserver.engine.image_gate import screen_image
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.engine.run_state import OutputState
 from devserver.errors import BackendError, ValidationFailed
@@ -303,6 +304,7 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     if file is None or not (ctx.record.folder / file).is_file():
         raise BackendError("The generated file could not be saved on the server.", code="storage_failed",
                            backend=chunk.backend)
+    screen_image(ctx, out, chunk, result, loop, file)  # kids/youth never see a picture that failed its check
     state.update_output(out, file=file, mime=media.mime, model=result.model_used, backend=result.backend,
                         url=f"/api/media/{chunk.media_type}/{state.run_id}/{out.index}", status="succeeded",
                         progress=out.progress or {"current": 1, "total": 1})

@@ -23,7 +23,7 @@ STATUS_FIELDS = ("run_id", "status", "phase", "stage", "step", "progress", "queu
                  "schema", "lang", "session", "input_text", "context_prompt", "translation", "interception",
                  "optimizations", "outputs", "block", "error", "models", "notices", "created_at", "updated_at")
 # Of a safety verdict, students learn what was decided, never what was matched or why in detail.
-VERDICT_ITEMS = frozenset({"stage1_safety_check", "stage3_safety_check"})
+VERDICT_ITEMS = frozenset({"stage1_safety_check", "stage3_safety_check", "stage4_safety_check"})
 VERDICT_FIELDS = frozenset({"checkpoint", "level", "decision", "category", "output_config", "latency_ms"})
 # Of a withheld item, students learn only where it happened and that it was withheld.
 WITHHELD_FIELDS = frozenset({"withheld", "status", "code", "checkpoint", "stage", "category", "output_config",

@@ -26,6 +26,7 @@ ITEM_TYPES = frozenset({
     "moderation_release",     # (+) a teacher released a blocked run, with the written reason
     "pipeline_cancelled",     # (+) the user or teacher cancelled the run
     "pipeline_interrupted",   # (+) the server stopped while the run was in progress (set at start-up)
+    "stage4_safety_check",    # (+) the vision model's verdict on a generated picture (IMAGE_CHECK_MODEL)
 })
 
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")

@@ -12,7 +12,7 @@ from devserver.safety.checkpoint import check_input
 from devserver.safety.evaluate import Decide, evaluate, format_report, labelled_levels, load_items, report_json
 from devserver.safety.levels import LEVELS
 from devserver.safety.policy import load_policy
-from devserver.safety.verifier import VERIFY_ROLE, Verifier
+from devserver.safety.service import build_safety
 
 FIXTURES = ROOT / "tests" / "fixtures" / "safety"
 
@@ -20,14 +20,14 @@ FIXTURES = ROOT / "tests" / "fixtures" / "safety"
 def _full_decide(config: Config) -> Decide | None:
     """Build the real verifier over the app's router, or explain why it is not available."""
     try:
-        from devserver.backends.router import make_chat_from_config
+        from devserver.backends.router import make_router_from_config
     except ImportError as exc:
-        print(f"The model path needs devserver.backends.router.make_chat_from_config ({exc}). "
+        print(f"The model path needs devserver.backends.router.make_router_from_config ({exc}). "
               "Use --fast-only to measure the term filter alone.", file=sys.stderr)
         return None
-    chat = make_chat_from_config()  # builds its own Config from the same environment
-    conservative = config.model_for(VERIFY_ROLE).startswith("local/")
-    verifier = Verifier(load_policy(config.SCHEMAS_DIR / "safety"), chat, conservative)
+    router = make_router_from_config()  # builds its own Config from the same environment
+    # as the app wires it: a guard model (Llama Guard, ShieldGemma) is asked in its own format
+    verifier = build_safety(config, router.chat, complete=router.complete).verifier
     return lambda text, level: check_input(text, level, verifier).decision
 
 

@@ -39,11 +39,13 @@ class Verdict:
     latency_ms: float
     model: str | None
     teacher_reason: str
+    calls: tuple[dict[str, Any], ...] = ()  # every model call behind the verdict: model, parameters, timings
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-safe record."""
         out = asdict(self)
         out["matched_terms"] = list(self.matched_terms)
+        out["calls"] = list(self.calls)
         out["latency_ms"] = round(self.latency_ms, 2)
         return out
 
@@ -57,10 +59,10 @@ class Stage3Verdict(Verdict):
 
 
 def _verdict(name: str, level: str, started: float, found: FilterResult, decision: str, method: str,
-             category: str, reason: str, model: str | None = None) -> Verdict:
+             category: str, reason: str, model: str | None = None, calls: tuple[dict[str, Any], ...] = ()) -> Verdict:
     return Verdict(checkpoint=name, level=level, decision=decision, method=method, category=category,
                    matched_terms=found.matched_terms, latency_ms=(time.perf_counter() - started) * 1000,
-                   model=model, teacher_reason=reason)
+                   model=model, teacher_reason=reason, calls=calls)
 
 
 def _from_filter(name: str, text: str, level: str, verifier: Verifier, found: FilterResult,
@@ -81,18 +83,19 @@ def _from_filter(name: str, text: str, level: str, verifier: Verifier, found: Fi
         return _unchecked(name, level, started, found, exc)
     if judged.safe:
         return _verdict(name, level, started, found, "allow", "llm", "none",
-                        f"model cleared: {judged.reason} | {hits}", judged.model)
+                        f"model cleared: {judged.reason} | {hits}", judged.model, judged.calls)
     return _verdict(name, level, started, found, "block", "llm", _category(judged, found),
-                    f"model: {judged.reason} | {hits}", judged.model)
+                    f"model: {judged.reason} | {hits}", judged.model, judged.calls)
 
 
 def _unchecked(name: str, level: str, started: float, found: FilterResult, exc: Unchecked) -> Verdict:
     if fails_closed(level):
         return _verdict(name, level, started, found, "block", "unchecked", UNCHECKED_BLOCKED,
                         f"could not be checked, blocked at {level} (fail-closed): {exc.reason} | {found.describe()}",
-                        exc.model)
+                        exc.model, exc.calls)
     return _verdict(name, level, started, found, "allow", "unchecked", found.category,
-                    f"could not be checked, allowed at {level}: {exc.reason} | {found.describe()}", exc.model)
+                    f"could not be checked, allowed at {level}: {exc.reason} | {found.describe()}", exc.model,
+                    exc.calls)
 
 
 def _category(judged: Judgement, found: FilterResult) -> str:
@@ -185,12 +188,12 @@ def check_stage3(text: str, level: str, verifier: Verifier, always_verify: bool 
         return done(_unchecked("stage3", level, started, found, exc))
     if not judged.safe:
         return done(_verdict("stage3", level, started, found, "block", "llm", _category(judged, found),
-                             f"model: {judged.reason} | {found.describe()}", judged.model))
+                             f"model: {judged.reason} | {found.describe()}", judged.model, judged.calls))
     positive, note = judged.positive_prompt.strip(), ""
     if verifier.conservative:  # a tiny model's judgement may stand, its rewrite does not
         positive, note = "", "; conservative mode: original text kept as prompt"
     elif positive and verifier.policy.filter.assess(positive, level).outcome != "allow":
         positive, note = "", "; the model's prompt tripped the term filter, original text kept"
     return done(_verdict("stage3", level, started, found, "allow", "llm", "none",
-                         f"model cleared: {judged.reason}{note} | {found.describe()}", judged.model),
+                         f"model cleared: {judged.reason}{note} | {found.describe()}", judged.model, judged.calls),
                 positive, "" if verifier.conservative else judged.negative_prompt.strip())

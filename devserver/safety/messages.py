@@ -12,7 +12,8 @@ from devserver.safety.policy import DEFAULT_DIR
 from devserver.safety.terms import CATEGORIES, read_model
 
 LANGS = ("de", "en")
-MESSAGE_CATEGORIES: tuple[str, ...] = (*CATEGORIES, "other", UNCHECKED_BLOCKED)
+IMAGE_WITHHELD, IMAGE_UNCHECKED = "image_withheld", "image_unchecked"  # a generated picture that failed its check
+MESSAGE_CATEGORIES: tuple[str, ...] = (*CATEGORIES, "other", UNCHECKED_BLOCKED, IMAGE_WITHHELD, IMAGE_UNCHECKED)
 
 
 class MessageText(BaseModel):

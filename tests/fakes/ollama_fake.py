@@ -4,7 +4,16 @@
 ns and token counts) or answers in one object with `stream: false`; it honours `format` (answers a
 canned JSON object), `options.num_predict` (cuts the answer, `done_reason: "length"`) and
 `keep_alive` (empty `messages` load or, with keep_alive 0, unload the model; `/api/ps` shows what
-is loaded). `/api/tags` lists the installed models with digests; `/api/version` the version.
+is loaded). `/api/tags` lists the installed models with digests; `/api/version` the version;
+`/api/show` a model's `capabilities` (`vision` for vision-model names).
+
+Guard and vision models answer in their own formats (see `tests/fakes/vision.py`): a model whose
+name starts with `llama-guard` answers `safe` / `unsafe\nS10`, one starting with `shieldgemma` answers
+`Yes` / `No` (with first-token `logprobs` when asked), both decided by a marker in the last user
+turn; `POST /api/generate` with `raw: true` to ShieldGemma answers its one-policy prompt the same
+way. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and, with
+`format` set (or to a Llama Guard), judged by the pictures: unsafe when one looks like a picture in
+`unsafe_images`.
 
 Failure modes — set `fake.mode`:
   ok                answer normally
@@ -30,9 +39,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.fakes.server import FakeApp, Reply, Request
+from tests.fakes.vision import (decode_b64, image_verdict, llama_guard_answer, pixel_digest, shieldgemma_answer,
+                                shieldgemma_logprobs, shieldgemma_policy_answer)
 
 VERSION = "0.12.6"
 ZERO_KEEP_ALIVE = (0, "0", "0s", "0m")
+VISION_WORDS = ("vision", "vl", "llava", "llama-guard4", "gemma3")  # model names /api/show reports as seeing
 FINAL_TIMINGS = {"total_duration": 2_400_000_000, "load_duration": 400_000_000,
                  "prompt_eval_duration": 300_000_000, "eval_duration": 1_600_000_000}
 
@@ -53,8 +65,8 @@ def _full(model: str) -> str:
 class OllamaFake(FakeApp):
     """An Ollama server on 127.0.0.1 with switchable failure modes; use as a context manager."""
 
-    routes = {("POST", "/api/chat"): "chat", ("GET", "/api/tags"): "tags", ("GET", "/api/ps"): "ps",
-              ("GET", "/api/version"): "version"}
+    routes = {("POST", "/api/chat"): "chat", ("POST", "/api/generate"): "generate", ("GET", "/api/tags"): "tags",
+              ("GET", "/api/ps"): "ps", ("GET", "/api/version"): "version", ("POST", "/api/show"): "show"}
 
     def __init__(self, models: tuple[str, ...] = ("llama3.2:latest", "gpt-oss:20b")) -> None:
         super().__init__()
@@ -65,6 +77,9 @@ class OllamaFake(FakeApp):
         self.trickle_interval = 0.2
         self.answer = "A small red boat sails across the calm blue sea at dawn."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
+        self.unsafe_images: set[bytes] = set()  # thumbnails (tests.fakes.vision.pixel_digest) a vision model flags
+        self.images_seen: list[bytes] = []
+        self.vision_answer: dict[str, Any] | None = None  # answer pictures with this instead of judging them
         # like OLLAMA_NUM_PARALLEL: in "slow" mode at most this many calls think at once, the rest wait
         self.slots: threading.Semaphore | None = None
 
@@ -93,7 +108,41 @@ class OllamaFake(FakeApp):
         self._keep(name, unload)
         if not body.get("messages"):
             return self._load(body, unload, reply)
-        self._answer(body, reply)
+        try:
+            images = [decode_b64(i) for m in body["messages"] for i in m.get("images") or ()]
+        except ValueError:
+            return reply.json(400, {"error": "illegal base64 data at input byte 0"})
+        try:
+            for image in images:
+                pixel_digest(image)
+        except ValueError:
+            return reply.json(400, {"error": "failed to process inputs: image: unknown format"})
+        self.images_seen.extend(images)
+        self._answer(body, reply, images)
+
+    def generate_bodies(self) -> list[dict[str, Any]]:
+        """Return the JSON bodies of every /api/generate request received."""
+        return [r.json() for r in self.received("/api/generate")]
+
+    def generate(self, request: Request, reply: Reply) -> None:
+        """Answer `/api/generate` without streaming; a raw ShieldGemma prompt gets its one-policy verdict."""
+        body = request.json()
+        if self.mode in ("server_error", "missing_model") or _full(body.get("model", "")) not in self.models:
+            status = 500 if self.mode == "server_error" else 404
+            return reply.json(status, {"error": f"model \"{body.get('model')}\" not found, try pulling it first"
+                                       if status == 404 else "llama runner process has terminated"})
+        self._keep(_full(body["model"]), body.get("keep_alive") in ZERO_KEEP_ALIVE)
+        prompt = str(body.get("prompt") or "")
+        if body.get("raw") and body["model"].startswith("shieldgemma"):
+            text = shieldgemma_policy_answer(prompt)
+        else:
+            text = self.answer
+        final: dict[str, Any] = {"model": body["model"], "created_at": _now(), "response": text, "done": True,
+                                 "done_reason": "stop", "prompt_eval_count": len(prompt.split()),
+                                 "eval_count": len(text.split()), **FINAL_TIMINGS}
+        if body.get("logprobs"):
+            final["logprobs"] = shieldgemma_logprobs(text, body.get("top_logprobs") or 0)
+        reply.json(200, final)
 
     def _keep(self, name: str, unload: bool) -> None:
         """Track what /api/ps shows: keep_alive 0 unloads the model, anything else keeps it loaded."""
@@ -112,9 +161,25 @@ class OllamaFake(FakeApp):
             return reply.end_stream()
         reply.json(200, line)
 
-    def _answer(self, body: dict[str, Any], reply: Reply) -> None:
+    def _reply(self, body: dict[str, Any], images: list[bytes]) -> tuple[str, list[dict[str, Any]] | None]:
+        """Return the answer text for a chat (and first-token logprobs where the model and request have them)."""
+        name = body["model"].rsplit("/", 1)[-1]
+        said = next((str(m.get("content", "")) for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+        if name.startswith("llama-guard"):
+            return llama_guard_answer(said, images, self.unsafe_images), None
+        if name.startswith("shieldgemma"):
+            answer = shieldgemma_answer(said)
+            top = body.get("top_logprobs") or 0
+            if not body.get("logprobs"):
+                return answer, None
+            return answer, shieldgemma_logprobs(answer, top)
+        if images and body.get("format"):
+            return json.dumps(self.vision_answer or image_verdict(images, self.unsafe_images)), None
+        return (json.dumps(self.json_answer) if body.get("format") else self.answer), None
+
+    def _answer(self, body: dict[str, Any], reply: Reply, images: list[bytes]) -> None:
         """Answer a chat: canned text (or JSON when `format` is set), cut at num_predict."""
-        text = json.dumps(self.json_answer) if body.get("format") else self.answer
+        text, logprobs = self._reply(body, images)
         pieces = re.findall(r"\S+\s*", text)
         limit = (body.get("options") or {}).get("num_predict")
         reason = "stop"
@@ -126,13 +191,17 @@ class OllamaFake(FakeApp):
                  **FINAL_TIMINGS}
         if body.get("stream", True) is False:
             final["message"]["content"] = "".join(pieces)
+            if logprobs is not None:
+                final["logprobs"] = logprobs
             return reply.json(200, final)
         reply.start_stream(200, "application/x-ndjson")
         for index, piece in enumerate(itertools.repeat("more ") if self.mode == "trickle" else pieces):
             if index == 2 and self._broken_stream(reply):
                 return
-            line = {"model": body["model"], "created_at": _now(), "message": {"role": "assistant", "content": piece},
-                    "done": False}
+            line: dict[str, Any] = {"model": body["model"], "created_at": _now(),
+                                    "message": {"role": "assistant", "content": piece}, "done": False}
+            if index == 0 and logprobs is not None:
+                line["logprobs"] = logprobs
             reply.chunk(json.dumps(line).encode() + b"\n")
             if self.mode == "trickle":
                 self.sleep(self.trickle_interval)
@@ -162,6 +231,17 @@ class OllamaFake(FakeApp):
                 "digest": self.models[name], "details": {"parent_model": "", "format": "gguf", "family": "llama",
                                                          "families": ["llama"], "parameter_size": "3.2B",
                                                          "quantization_level": "Q4_K_M"}}
+
+    def show(self, request: Request, reply: Reply) -> None:
+        """Describe a model: `capabilities` has `vision` for names of vision models (and Llama Guard 4)."""
+        name = _full(str((request.json() or {}).get("model", "")))
+        if name not in self.models:
+            return reply.json(404, {"error": f"model '{name}' not found"})
+        seeing = any(word in name for word in VISION_WORDS)
+        reply.json(200, {"modelfile": "", "parameters": "temperature 0", "template": "{{ .Prompt }}",
+                         "details": self._model_entry(name)["details"], "model_info": {},
+                         "capabilities": ["completion", *(["vision"] if seeing else [])],
+                         "modified_at": "2025-09-01T10:00:00Z"})
 
     def tags(self, request: Request, reply: Reply) -> None:
         reply.json(200, {"models": [self._model_entry(name) for name in sorted(self.models)]})

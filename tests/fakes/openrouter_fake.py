@@ -4,7 +4,10 @@
 a local llama.cpp-style server), answers in the OpenAI shape with `usage` incl. `cost` and `model`
 = the model actually used: with `models: [...]` it skips models listed in `down_models`. A request
 with `modalities` containing "image" gets a real PNG as a data URL in `message.images`.
-`response_format` json_schema gets the canned `json_answer`; `max_tokens` cuts the answer
+`response_format` json_schema gets the canned `json_answer` — or, when the messages carry pictures
+(`image_url` parts with data URLs), a verdict on them: unsafe when a picture looks like one in
+`unsafe_images` (see `tests/fakes/vision.py`; an undecodable picture gets HTTP 400); a `llama-guard`
+model answers in Llama Guard's format instead; `max_tokens` cuts the answer
 (`finish_reason: "length"`). `GET /key` reports the key's credit, `GET /models` the models.
 
 Failure modes — set `fake.mode`:
@@ -38,8 +41,10 @@ from typing import Any
 from PIL import Image
 
 from tests.fakes.server import FakeApp, Reply, Request
+from tests.fakes.vision import decode_b64, image_verdict, llama_guard_answer, pixel_digest
 
-DEFAULT_MODELS = ("openai/gpt-4o-mini", "meta-llama/llama-3.1-8b-instruct", "google/gemini-2.5-flash-image")
+DEFAULT_MODELS = ("openai/gpt-4o-mini", "meta-llama/llama-3.1-8b-instruct", "google/gemini-2.5-flash-image",
+                  "meta-llama/llama-guard-4-12b")
 MODERATION_METADATA = {"reasons": ["violence"], "flagged_input": "…", "provider_name": "FakeProvider",
                        "model_slug": "openai/gpt-4o-mini"}
 
@@ -82,6 +87,8 @@ class OpenRouterFake(FakeApp):
         self.echo_key = False
         self.fail_images = False
         self._auth = ""
+        self.unsafe_images: set[bytes] = set()
+        self.images_seen: list[bytes] = []
         self._ids = itertools.count(1)
 
     def chat_bodies(self) -> list[dict[str, Any]]:
@@ -126,12 +133,24 @@ class OpenRouterFake(FakeApp):
             if any(m in self.known_models for m in candidates):
                 return self._error(reply, 502, f"{candidates[0]} is temporarily unavailable")
             return self._error(reply, 404, f"No endpoints found for {candidates[0]}.")
-        reply.json(200, self._completion(body, usable[0]))
+        try:
+            images = [decode_b64(part["image_url"]["url"]) for m in body.get("messages") or []
+                      if isinstance(m.get("content"), list) for part in m["content"] if part.get("type") == "image_url"]
+            for image in images:
+                pixel_digest(image)
+        except (ValueError, KeyError, TypeError):
+            return self._error(reply, 400, "Invalid image_url: expected a base64 data URL of a picture")
+        self.images_seen.extend(images)
+        reply.json(200, self._completion(body, usable[0], images))
 
-    def _completion(self, body: dict[str, Any], used: str) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], used: str, images: list[bytes]) -> dict[str, Any]:
         """Build a chat.completion answer from the model `used`."""
         fmt = body.get("response_format") or {}
-        text = json.dumps(self.json_answer) if fmt.get("type") == "json_schema" else self.answer
+        verdict = image_verdict(images, self.unsafe_images) if images else self.json_answer
+        text = json.dumps(verdict) if fmt.get("type") == "json_schema" else self.answer
+        if "llama-guard" in used:  # a guard answers in its own format, whatever was asked
+            said = str((body.get("messages") or [{}])[-1].get("content", ""))
+            text = llama_guard_answer(said, images, self.unsafe_images)
         words = re.findall(r"\S+\s*", text)
         finish = "stop"
         if body.get("max_tokens") and len(words) > body["max_tokens"]:
