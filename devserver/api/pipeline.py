@@ -116,7 +116,8 @@ def events(run_id: str):
     state = orchestrator.get(run_id)
     audience = context.audience()
     if state is None:  # only the folder is left (or NotFound): replay what was recorded, then end
-        return _event_response(_replay(project_status(orchestrator.status(run_id), audience), run_id, after, audience))
+        snapshot = project_status(orchestrator.status(run_id), audience)
+        return _event_response(_replay(snapshot, context.recorder().events(run_id, after=after), audience))
     client, streams = request.remote_addr or "", current_app.extensions["devserver.streams"]
     streams.open(client)  # 429 beyond the per-client cap
     # the live buffer holds student projections already (see PhaseContext.emit); project for this audience
@@ -144,8 +145,8 @@ def _event_response(body: Iterator[str]) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _replay(snapshot: dict[str, Any], run_id: str, after: int, audience: str) -> Iterator[str]:
-    for item in context.recorder().events(run_id, after=after):
+def _replay(snapshot: dict[str, Any], items: list[dict[str, Any]], audience: str) -> Iterator[str]:
+    for item in items:  # read in the request: the body is sent after the app context is gone
         yield sse(item["item_type"], {"item": project_item(item, audience), "status": snapshot}, item["sequence"])
     yield sse("end", {"status": snapshot})
 

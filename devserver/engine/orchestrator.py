@@ -22,6 +22,7 @@ from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request
 from devserver.engine.run_queue import RunQueue
+from devserver.recorder.items import BLOCKED_ITEMS
 from devserver.engine.run_state import RunOwner, RunState, restore
 from devserver.errors import AppError, Conflict, NotFound
 from devserver.schemas.models import OutputChunk
@@ -189,11 +190,11 @@ class Orchestrator:
                 PHASES[phase](ctx, req)
                 self._finish(ctx, "succeeded", "pipeline_complete", {"phase": phase})
             except Blocked as blocked:
-                item = "stage1_blocked" if blocked.block.get("stage") in ("stage1", "stage2") else "stage3_blocked"
+                item = BLOCKED_ITEMS.get(blocked.block.get("stage"), "stage3_blocked")
                 state.touch(block=blocked.block)
                 self._finish(ctx, "blocked", item, blocked.block)
             except Cancelled:
-                self._finish(ctx, "cancelled", "pipeline_error", {"code": "cancelled"})
+                self._finish(ctx, "cancelled", "pipeline_cancelled", {"code": "cancelled"})
             except AppError as err:
                 state.touch(error={"code": err.code, "message": err.message})
                 self._finish(ctx, "failed", "pipeline_error", {"code": err.code, "message": err.message,

@@ -12,6 +12,7 @@ terminal status. One output failing in a generation does not fail the others.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from devserver.engine.image_gate import screen_image
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.engine.run_state import OutputState
 from devserver.errors import BackendError, ValidationFailed
+from devserver.recorder.items import BLOCKED_ITEMS, SAFETY_CHECK_ITEMS
 from devserver.schemas.models import LlmChunk, OutputChunk
 
 PROMPT_NAMESPACE = uuid.UUID("5b1f7c1e-8f0e-4d6a-9a57-2f3c4d5e6f70")
@@ -35,7 +37,7 @@ def checkpoint(ctx: PhaseContext, name: str, text: str, stage: str, *, loop_iter
                stage_iteration: int | None = None) -> Any:
     """Run one safety checkpoint, record its verdict, and raise Blocked when it blocks."""
     verdict = ctx.services.safety.check(name, text, ctx.state.safety_level)
-    item_type = "stage1_safety_check" if stage in ("stage1", "stage2") else "stage3_safety_check"
+    item_type = SAFETY_CHECK_ITEMS[stage]  # the item names the stage the check ran in
     ctx.emit(item_type, stage=stage, content=None, stage_iteration=stage_iteration, loop_iteration=loop_iteration,
              metadata={"checkpoint": name, **verdict.to_dict()})
     if verdict.decision != "allow":  # anything but an explicit allow blocks
@@ -216,12 +218,14 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
             generate_one(ctx, req, out, chunks[out.output_config], loop)
         except Blocked as blocked:
             state.update_output(out, status="blocked", block=blocked.block)
-            ctx.emit("stage3_blocked", stage="stage3", loop_iteration=loop,
+            stage = blocked.block.get("stage") or "stage3"
+            ctx.emit(BLOCKED_ITEMS.get(stage, "stage3_blocked"), stage=stage, loop_iteration=loop,
                      metadata={"output_config": out.output_config, **blocked.block})
         except BackendError as err:  # interrupted in ComfyUI itself (or cancelled) is not a failure
             state.update_output(out, status="cancelled" if err.code == "cancelled" else "failed",
                                 error={"code": err.code, "message": err.message})
-            ctx.emit("pipeline_error", stage="stage4", loop_iteration=loop, withheld=True,
+            ctx.emit("pipeline_cancelled" if err.code == "cancelled" else "output_failed", stage="stage4",
+                     loop_iteration=loop, withheld=True,
                      metadata={"output_config": out.output_config, "code": err.code, "message": err.message,
                                "details": err.details})
         except BaseException:  # cancel or a bug: no output may stay "running" or "queued" forever
@@ -289,9 +293,15 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
         state.update_output(out, progress={"current": progress.current, "total": progress.total})
         state.touch(progress=out.progress)
 
-    def on_queue(position: int) -> None:
+    waiting_since: list[float] = []
+
+    def on_queue(position: int) -> None:  # recorded too: researchers study how long students wait
         state.update_output(out, queue_position=position)
         state.touch(queue_position=position)
+        waiting_since[:] = waiting_since or [time.monotonic()]
+        ctx.emit("queue_update", stage="stage4", loop_iteration=loop, metadata={
+            "output_config": out.output_config, "backend": chunk.backend, "position": position,
+            "waited_ms": round((time.monotonic() - waiting_since[0]) * 1000, 1)})
 
     result = services.router.generate(chunk.backend, request, on_progress=on_progress, cancel=ctx.cancel,
                                       on_queue=on_queue)

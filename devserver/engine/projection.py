@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from devserver.recorder.items import SAFETY_CHECK_ITEMS
+
 Audience = Literal["student", "staff"]
 AUDIENCES: tuple[str, ...] = ("student", "staff")
 
@@ -23,15 +25,16 @@ STATUS_FIELDS = ("run_id", "status", "phase", "stage", "step", "progress", "queu
                  "schema", "lang", "session", "input_text", "context_prompt", "translation", "interception",
                  "optimizations", "outputs", "block", "error", "models", "notices", "created_at", "updated_at")
 # Of a safety verdict, students learn what was decided, never what was matched or why in detail.
-VERDICT_ITEMS = frozenset({"stage1_safety_check", "stage3_safety_check", "stage4_safety_check"})
+VERDICT_ITEMS = frozenset(SAFETY_CHECK_ITEMS.values())
 VERDICT_FIELDS = frozenset({"checkpoint", "level", "decision", "category", "output_config", "latency_ms"})
 # Of a withheld item, students learn only where it happened and that it was withheld.
 WITHHELD_FIELDS = frozenset({"withheld", "status", "code", "checkpoint", "stage", "category", "output_config",
                              "index", "language", "field"})
 # Teacher-only anywhere, whatever the item: the words that tripped the filter, the reasons written
 # for the teacher, a model's raw answer kept for diagnosis, and the messages a model call was sent
-# (a back-translation's messages carry the foreign pass it checks, which may be withheld).
-STAFF_ONLY_FIELDS = frozenset({"matched_terms", "teacher_reason", "details", "answer", "chat_request"})
+# (a back-translation's messages carry the foreign pass it checks, which may be withheld), and the
+# quality gate's findings, which quote the model's rejected, never-checked answer.
+STAFF_ONLY_FIELDS = frozenset({"matched_terms", "teacher_reason", "details", "answer", "chat_request", "quality"})
 
 
 def check_audience(audience: str) -> Audience:

@@ -27,9 +27,16 @@ ITEM_TYPES = frozenset({
     "pipeline_cancelled",     # (+) the user or teacher cancelled the run
     "pipeline_interrupted",   # (+) the server stopped while the run was in progress (set at start-up)
     "stage4_safety_check",    # (+) the vision model's verdict on a generated picture (IMAGE_CHECK_MODEL)
+    "stage2_safety_check",    # (+) a check made in Stage 2 (interception passes, optimizations, edits there)
+    "stage2_blocked",         # (+) Stage 2 blocked the run (an interception pass or an optimization)
+    "stage4_blocked",         # (+) the picture check or the code check withheld one output
 })
 
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")
+SAFETY_CHECK_ITEMS = {"stage1": "stage1_safety_check", "stage2": "stage2_safety_check",
+                      "stage3": "stage3_safety_check", "stage4": "stage4_safety_check"}
+BLOCKED_ITEMS = {"stage1": "stage1_blocked", "stage2": "stage2_blocked", "stage3": "stage3_blocked",
+                 "stage4": "stage4_blocked"}
 TERMINAL_STATUSES = frozenset({"succeeded", "blocked", "failed", "cancelled", "interrupted"})
 ACTIVE_STATUSES = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)
 

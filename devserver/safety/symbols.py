@@ -23,7 +23,9 @@ class SymbolIndex:
         for term in terms:
             for keys in term.keys:
                 self._terms.setdefault(keys[0], []).append(term)
-                self._terms.setdefault(skeleton(keys[0]), []).append(term)
+                # A skeleton made of ASCII alone ("ᛌᛌ" → "''") would match ordinary quotes („so“ → "''").
+                if not skeleton(keys[0]).isascii():
+                    self._terms.setdefault(skeleton(keys[0]), []).append(term)
         ordered = sorted(self._terms, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 

@@ -14,11 +14,11 @@ from typing import Any
 from devserver.access.db import AccessDB
 from devserver.engine.projection import project_item
 from devserver.errors import Conflict
-from devserver.recorder.items import now_iso
+from devserver.recorder.items import BLOCKED_ITEMS, SAFETY_CHECK_ITEMS, now_iso
 from devserver.safety.levels import AGE_LEVELS
 
-BLOCK_ITEMS = ("stage1_blocked", "stage3_blocked")
-CHECK_ITEMS = ("stage1_safety_check", "stage3_safety_check")
+BLOCK_ITEMS = tuple(BLOCKED_ITEMS.values())
+CHECK_ITEMS = tuple(SAFETY_CHECK_ITEMS.values())
 SESSION_RUN_LIMIT = 200
 
 

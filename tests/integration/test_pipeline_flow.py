@@ -104,7 +104,7 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
     # each edited text was checked right after it was recorded
     for edit in edits:
         after = [e for e in entities if e["sequence"] > edit["sequence"]][0]
-        assert after["item_type"] in ("stage1_safety_check", "stage3_safety_check")
+        assert after["item_type"] in ("stage1_safety_check", "stage2_safety_check", "stage3_safety_check")
     # "generate again" with the same prompt and seed: a second output, the same picture (reproducible)
     again = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
         "run_id": run_id, "output_configs": ["sketch_offline"], "prompts": {"sketch_offline": final},

@@ -42,6 +42,9 @@ def test_a_model_call_s_messages_stay_with_staff():
             "metadata": {"model_used": "writer", "answer_sha256": "ab",
                          "chat_request": {"messages": [{"role": "user", "content": "Hakenkreuz-Fahne"}]}}}
     assert "Hakenkreuz" not in str(project_item(call)) and project_item(call)["content"] == "A flag"
+    gated = {"sequence": 10, "item_type": "translation_result", "content": "eine Fahne",
+             "metadata": {"fallback": "not_translated", "quality": {"first_answer": "Sure! A Hakenkreuz flag"}}}
+    assert "Hakenkreuz" not in str(project_item(gated)) and project_item(gated)["metadata"]["fallback"]
     assert "Hakenkreuz" not in str(project_item(item))
 
 

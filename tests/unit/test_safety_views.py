@@ -133,3 +133,13 @@ def test_a_french_sentence_is_not_taken_for_english():
     assert not looks_english("Une maison avec un jardin et un chat")
     assert looks_english("A house with a garden and a cat")
     assert detect("!!! 123") is None
+
+
+def test_typographic_quotes_are_not_a_rune_symbol():
+    from devserver.safety.service import build_safety
+    from config import Config
+
+    safety = build_safety(Config(), None, conservative=True)
+    quoted = "Die Bauhaus-Schule sagt „Form folgt Funktion“ und baut aus ‚Kreis‘ und ”Quadrat”."
+    assert safety.check("rules", quoted, "kids").decision == "allow"
+    assert safety.check("rules", "Fahne mit ᛌᛌ", "kids").decision == "block"
