@@ -74,6 +74,7 @@ class PhaseContext:
         self.check_cancel()
         self.state.touch(stage=stage, step=step, progress=None)
         self.emit("stage_transition", stage=stage, metadata={"from": previous, "to": stage, "step": step})
+        self.persist()  # metadata.json and the run index follow the live status, not only the end
 
     def check_cancel(self) -> None:
         if self.cancel.cancelled or self.state.cancel_requested:

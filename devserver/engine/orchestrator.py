@@ -183,6 +183,7 @@ class Orchestrator:
             self._cancels[state.run_id] = ctx
             try:
                 state.touch(status="running", phase=phase)
+                ctx.persist()
                 ctx.emit("pipeline_start", metadata={"phase": phase,
                                                      "request": req.model_dump(mode="json", by_alias=True)})
                 if state.cancel_requested:

@@ -238,3 +238,24 @@ def test_filters_by_safety_category_and_moderation_and_stats_spread_stages(recor
     assert dada["by_block_category"] == {} and dada["stage_ms"]["stage4"]["n"] == len(run_ids)
     for bad in ("moderation=maybe", "safety_category=DROP%20TABLE"):
         assert client.get(f"/api/runs/list?{bad}").status_code == 400
+
+
+def test_the_index_follows_a_run_while_it_is_going(recorded):
+    app, client, run_ids = recorded
+    recorder = app.extensions["devserver.recorder"]
+    seen: list[tuple[str, str | None]] = []
+    original = recorder.index.upsert
+
+    def spy(metadata):
+        seen.append((metadata.get("status"), metadata.get("stage")))
+        original(metadata)
+
+    recorder.index.upsert = spy
+    try:
+        body = app.test_client().post("/api/schema/pipeline/execute?wait=120", json={
+            "schema": "dada", "input_text": "Ein Boot im Hafen", "output_configs": ["sketch_offline"]}).get_json()
+    finally:
+        recorder.index.upsert = original
+    assert body["status"] == "succeeded"
+    running = {stage for status, stage in seen if status == "running"}
+    assert {"stage1", "stage2", "stage3", "stage4"} <= running, seen  # not "queued" until the very end
