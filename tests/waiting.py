@@ -31,3 +31,15 @@ def finished(client: Any, run_id: str, limit: float = 900.0) -> dict[str, Any]:
 
     until(done, f"run {run_id} to finish its phase", limit)
     return status
+
+
+def run_coroutine(coroutine: Any) -> Any:
+    """Run a coroutine to its end in a thread of its own and return its result.
+
+    pytest-playwright's sync API keeps an event loop running in the main thread once a browser test has
+    run, and `asyncio.run` refuses to start inside it; a fresh thread has no loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

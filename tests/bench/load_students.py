@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.fakes.ollama_fake import OllamaFake  # noqa: E402
 from tests.server_process import LLM_ROLES, ServerProcess  # noqa: E402
+from tests.waiting import run_coroutine  # noqa: E402
 
 TERMINAL = {"succeeded", "blocked", "failed", "cancelled", "interrupted"}
 
@@ -106,7 +107,7 @@ def load_against_server(students: int, seconds: float, model_delay: float, workd
         env = {"OLLAMA_URL": ollama.url, **{role: "ollama/llama3.2:latest" for role in LLM_ROLES}}
         server = ServerProcess(workdir / "exports", env).start()
         try:
-            return asyncio.run(run_load(server.url, students, seconds))
+            return run_coroutine(run_load(server.url, students, seconds))
         finally:
             server.stop()
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import run_coroutine
 
 ROLES = ("STAGE1_MODEL", "TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL", "SAFETY_VERIFY_MODEL")
 BODY = {"schema": "dada", "input_text": "ein roter Apfel", "lang": "de"}
@@ -84,7 +85,7 @@ def test_open_streams_and_waits_leave_the_threads_free(app, ollama, serve_async)
                 await s.__aexit__(None, None, None)
             return health.status_code, [r.headers["content-type"] for r in opened] + [status]
 
-    code, seen = asyncio.run(scenario())
+    code, seen = run_coroutine(scenario())
     assert code == 200
     assert all(t.startswith("text/event-stream") for t in seen[:-1]) and seen[-1] == "running"
 

@@ -120,8 +120,7 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
 
 @pytest.mark.timeout(900)  # up to twelve calls of the embedded model (each pass and its back-translation)
 def test_stillepost_records_every_iteration_with_its_language(app, client):
-    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"},
-                   wait="?wait=800")
+    run = post_run(client, "stage2", {"schema": "stillepost", "input_text": "the cat sleeps in the sun", "lang": "en"})
     assert run["status"] == "succeeded", run
     iterations = run["interception"]["iterations"]
     cfg = client.get("/api/configs/stillepost").get_json()
