@@ -111,13 +111,15 @@ class MediaRequest:
     steps: int | None = None
     cfg: float | None = None
     duration: float | None = None
+    denoise: float | None = None  # img2img: how far the output may move from `input_image` (0..1)
+    input_image: MediaFile | None = None  # an image the output starts from (img2img, image → video)
     job_id: str = ""  # derived from run id + output index; ComfyUI derives each attempt's prompt_id from it
     attempt: int = 1  # set by the router: 1 for the first try, 2 for the first retry ...
     deadline: float | None = None  # time.monotonic() by which the whole job (retries included) must end
 
     def values(self) -> dict[str, Any]:
         """Return the mappable values that are set (for input mappings)."""
-        names = ("prompt", "negative_prompt", "seed", "width", "height", "steps", "cfg", "duration")
+        names = ("prompt", "negative_prompt", "seed", "width", "height", "steps", "cfg", "duration", "denoise")
         return {n: getattr(self, n) for n in names if getattr(self, n) not in (None, "")}
 
 
