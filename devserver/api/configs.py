@@ -43,6 +43,7 @@ def output_summary(cfg: OutputConfig, lang: str) -> dict[str, Any]:
             "backend": chunk.backend, "model": chunk.model,
             "estimated_duration_seconds": chunk.estimated_duration_seconds, "vram_gb": chunk.vram_gb,
             "has_optimization": chunk.optimization_instruction is not None,
+            "takes_image": chunk.takes_image,  # starts from the student's picture, which it then needs
             "parameters": cfg.parameters.model_dump(exclude_none=True),
             "display": cfg.display.model_dump(), "audience": cfg.audience.model_dump(),
             **context.availability().check(chunk).to_dict(lang)}
