@@ -166,7 +166,8 @@ def validate(graph: Any, known: dict[str, Any], files: set[str] = frozenset()) -
     for node_id, node in graph.items():
         problems = _input_errors(node, known[node["class_type"]]["input"]["required"], files)
         if problems:
-            errors[node_id] = {"errors": problems, "dependent_outputs": outputs, "class_type": node["class_type"]}
+            errors[node_id] = {"errors": problems, "class_type": node["class_type"],
+                               "dependent_outputs": [out for out in outputs if node_id in order(graph, out)]}
     if errors:
         return 400, _rejected("prompt_outputs_failed_validation", "Prompt outputs failed validation", "", errors)
     return 200, outputs
@@ -214,8 +215,9 @@ def _input_errors(node: dict[str, Any], required: dict[str, Any], files: set[str
     return problems
 
 
-def order(graph: dict[str, Any]) -> list[str]:
-    """Return node ids so that every node comes after the nodes it links from."""
+def order(graph: dict[str, Any], target: str | None = None) -> list[str]:
+    """Return node ids so that every node comes after the nodes it links from (only `target` and the
+    nodes it depends on, when given)."""
     done: list[str] = []
 
     def visit(node_id: str) -> None:
@@ -226,7 +228,7 @@ def order(graph: dict[str, Any]) -> list[str]:
                 visit(value[0])
         done.append(node_id)
 
-    for node_id in graph:
+    for node_id in [target] if target is not None else graph:
         visit(node_id)
     return done
 

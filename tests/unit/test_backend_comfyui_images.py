@@ -184,18 +184,18 @@ def test_checking_every_output_against_a_comfyui_without_models_fetches_object_i
     assert fetched <= 2  # the first fetch and at most one recheck, not one per output (500 KB each)
 
 
-def test_a_graph_naming_a_picture_that_was_never_uploaded_is_rejected_naming_the_node(make_backend):
+# ---- the same model-free graphs on the fake and (when COMFYUI_REAL_URL is set) on a real ComfyUI
+
+
+def test_a_graph_naming_a_picture_that_was_never_uploaded_is_rejected_naming_the_node(comfyui, make_backend):
     fixed = chunk({**FRAMES_TO_VIDEO, "1": {"class_type": "LoadImage", "inputs": {"image": "never-uploaded.png"}}},
                   {"prompt": {"node": "5", "field": "filename_prefix"}}, "5", media_type="video")
-    with FakeComfyUI() as server:
-        with pytest.raises(BackendMisconfigured) as err:
-            make_backend(server.url).generate(request(fixed))
+    with pytest.raises(BackendMisconfigured) as err:
+        make_backend(comfyui).generate(request(fixed))
     problem = err.value.details["node_errors"]["1"]
     assert problem["class_type"] == "LoadImage" and problem["errors"][0]["type"] == "custom_validation_failed"
+    assert problem["dependent_outputs"] == ["5"]
     assert "Invalid image file: never-uploaded.png" in err.value.message
-
-
-# ---- the same model-free graphs on the fake and (when COMFYUI_REAL_URL is set) on a real ComfyUI
 
 
 def test_the_model_free_check_returns_the_uploaded_picture_scaled(comfyui, make_backend):
