@@ -108,6 +108,8 @@ def _reencode(image: Image.Image, mime: str, max_pixels: int) -> CleanPicture:
 
 def _plain_mode(image: Image.Image, mime: str) -> Image.Image:
     """Return the picture in a mode its format stores plainly (palette and CMYK become RGB or RGBA)."""
+    if image.mode.startswith("I;16"):  # 16-bit grey (scans, some PNGs): scaled to 8 bits, not clipped to white
+        image = image.convert("I").point(lambda v: v / 256).convert("L")
     if mime == "image/jpeg":
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
     if image.mode in ("RGB", "RGBA", "L", "LA"):
