@@ -166,14 +166,20 @@ def intercept(chat: ChatFn, chunk: LlmChunk, context: str, text: str, *, iterati
     return outcome
 
 
-def optimize(chat: ChatFn, chunk: LlmChunk, output_chunk: OutputChunk, text: str, lang: str) -> TextStep:
+def optimize(chat: ChatFn, chunk: LlmChunk, output_chunk: OutputChunk, text: str, lang: str, *,
+             reliable: bool = True) -> TextStep:
     """Adapt a text to one output model; its optimization instruction is the CONTEXT.
 
     The config's attitude never reaches this call. No instruction → the text passes through.
+    `reliable=False` (a demo model that measurably cannot translate) keeps a text that is not English:
+    the instructions ask for English, and the demo model's English rewrites of German lost the idea.
     """
     instruction = output_chunk.optimization_instruction
     if instruction is None:
         return TextStep(text, PromptParts(chunk.task_instruction, "", text), skipped="no_optimization_instruction")
+    if not reliable and not looks_english(text):
+        return TextStep(text, PromptParts(chunk.task_instruction, instruction.get(lang), text),
+                        skipped="not_rewritten", fallback="optimization_kept_input", quality={"reason": "demo_model"})
     parts = PromptParts(chunk.task_instruction, instruction.get(lang), text)
     budget = quality.proportional_max_tokens(text, 3.0, 60, chunk.parameters.max_tokens or 300)
     return gated_call(chat, chunk, parts, chunk_options(chunk, max_tokens=budget), "optimization",
