@@ -119,8 +119,9 @@ def gated_call(chat: ChatFn, chunk: LlmChunk, parts: PromptParts, options: dict[
     again = quality.review(retry.text, parts.input, kind, instruction=chunk.task_instruction, target=target)
     retry.duration_ms += step.duration_ms
     retry.quality = {"problems": list(found.problems), "retried": True, "retry_problems": list(again.problems)}
-    if step.call is not None:
-        retry.quality["first_answer"] = step.call.text[:500]
+    if step.call is not None:  # the rejected attempt: what it said and what it cost (the record's
+        retry.quality["first_answer"] = step.call.text[:500]  # duration_ms is the retry's own call)
+        retry.quality["first_duration_ms"] = round(step.call.duration_ms, 1)
     retry.text = clean_answer(again.text) if again.ok else parts.input
     retry.fallback = None if again.ok else fallback
     return retry

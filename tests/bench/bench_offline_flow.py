@@ -27,14 +27,17 @@ TARGET_S = 60.0
 
 
 def model_seconds(exports: Path) -> Counter[str]:
-    """Sum the model time the run record states, per item (checkpoint names a back-translation)."""
+    """Sum the model time the run record states, per item (checkpoint names a back-translation), retries apart."""
     spent: Counter[str] = Counter()
     for log in exports.rglob("events.jsonl"):
         for line in log.read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
             meta = item.get("metadata") or {}
             if meta.get("duration_ms") and meta.get("model_used"):
-                spent[meta.get("checkpoint") or item["item_type"]] += meta["duration_ms"] / 1000
+                name = meta.get("checkpoint") or item["item_type"]
+                spent[name] += meta["duration_ms"] / 1000
+                if meta.get("quality", {}).get("retried"):  # the rejected first attempt cost time too
+                    spent[f"{name} (rejected first answer)"] += meta["quality"].get("first_duration_ms", 0) / 1000
     return spent
 
 

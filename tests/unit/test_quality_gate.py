@@ -92,6 +92,7 @@ def test_a_bad_translation_is_retried_strictly_and_a_good_retry_is_used():
     assert quality.STRICT_NOTE in retry["messages"][0]["content"]
     assert first["options"]["max_tokens"] < TRANSLATE.parameters.max_tokens  # proportional to the short input
     assert step.record()["quality"]["problems"] == ["meta_commentary"]
+    assert step.record()["quality"]["first_duration_ms"] == 1.0  # the rejected attempt's cost is kept
 
 
 def test_two_bad_translations_keep_the_original_marked_not_translated():
