@@ -4,9 +4,10 @@ Small models (and sometimes large ones) answer a task with something else: a loo
 phrase, a comment about the task ("In this translation, I've…", "Here is…"), the prompt template
 echoed back (`INPUT:`), a text far longer or shorter than its input, or — for a translation — the
 wrong language, or — for an optimization — a text that no longer names what its input named (the
-idea's subject lost on the way to the generator). `review()` strips what can be stripped (a leading template label, a "Here is …:"
-preface) and names what cannot; the stage retries once with `STRICT` settings and otherwise falls back
-honestly (see stages.py). Pure functions: no model, no I/O. Good answers pass untouched.
+idea's subject lost on the way to the generator). `review()` strips what can be stripped (a leading
+template label, a "Here is …:" preface) and names what cannot; the stage retries once with `STRICT`
+settings and otherwise falls back honestly (see stages.py). Pure functions: no model, no I/O. Good
+answers pass untouched.
 """
 from __future__ import annotations
 

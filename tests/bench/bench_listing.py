@@ -29,7 +29,8 @@ def page_ms(sizes: tuple[int, ...]) -> dict[int, float]:
         try:
             index, client = app.extensions["devserver.recorder"].index, app.test_client()
             user = add_user(app, "researcher")
-            assert client.post("/api/auth/login", json={"name": user.name, "password": TEST_PASSWORD}).status_code == 200
+            login = client.post("/api/auth/login", json={"name": user.name, "password": TEST_PASSWORD})
+            assert login.status_code == 200, login.get_json()
             runs = synthetic_runs(sizes[-1])
             times, filled = {}, 0
             for size in sizes:
