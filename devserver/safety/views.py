@@ -27,22 +27,34 @@ _IGNORABLE_RANGES = (
     (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
 )
-_IGNORABLE = re.compile("[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in _IGNORABLE_RANGES) + "]+")
+_IGNORABLE_CLASS = "[" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in _IGNORABLE_RANGES) + "]"
+# Patterns start with one character class (not "[...]+"), so that the regex engine skips ahead to where a match
+# can begin instead of trying every position.
+_IGNORABLE = re.compile(_IGNORABLE_CLASS + _IGNORABLE_CLASS + "*")
 _RLO = "\u202e"
 _OVERRIDE = re.compile("\u202e([^\u202c\u202d\n]*)")  # a right-to-left override until its end or the line's
 # The combining-mark blocks used for "Zalgo" text; more than a few on one letter carry nothing readable.
 _MARK_CLASS = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
-_MARK_RUN = re.compile(f"({_MARK_CLASS}{{4}}){_MARK_CLASS}+")
-MARKS = re.compile(_MARK_CLASS + "+")
+_MARK_RUN = re.compile(f"({_MARK_CLASS * 4}){_MARK_CLASS}+")
+MARKS = re.compile(_MARK_CLASS + _MARK_CLASS + "*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_UNUSUAL = re.compile("[^\x00-\xac\xae-\xff]").search  # beyond Latin-1, or the soft hyphen
+
+
+def is_latin1(text: str) -> bool:
+    """Tell whether every character of the text lies in Latin-1 (a copy in C; a regular expression would test
+    each character)."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clean(text: str) -> str:
     """Return the text in NFKC without invisible or direction-changing characters (RTL overrides resolved)."""
     if text.isascii():
         return text
-    if _UNUSUAL(text) is None:  # Latin-1 letters only (German, French, ...): nothing to remove, NFKC is enough
+    if is_latin1(text) and "\xad" not in text:  # Latin-1 letters only (German, French, ...): NFKC is enough
         return unicodedata.normalize("NFKC", text)
     text = _SURROGATE.sub("", text)  # lone surrogates are no characters; nothing downstream may see them
     text = _MARK_RUN.sub(r"\1", text)
@@ -68,13 +80,13 @@ def _prototypes() -> dict[int, str]:
 
 
 # Latin letters with diacritics are no look-alikes; a combining mark NFKC left alone ("K̈ökäin̈") may hide one.
-_BEYOND_LATIN = re.compile("[^\x00-\u017f]|[\u0300-\u036f]").search
+_BEYOND_LATIN = re.compile("[^\x00-\u017f]").search  # combining marks (U+0300...) included
 
 
 def needs_skeleton(cleaned: str) -> bool:
     """Tell whether a cleaned text has characters beyond Latin-1 and Latin Extended-A, or loose combining marks
     (only those can hide a look-alike)."""
-    return _BEYOND_LATIN(cleaned) is not None
+    return not is_latin1(cleaned) and _BEYOND_LATIN(cleaned) is not None
 
 
 # TR39 prototypes that anyascii would read by sound, not by shape: kra (the prototype of κ and к) is "q" there.
@@ -84,10 +96,24 @@ _WORD = re.compile(f"{_LETTER}+")
 _ASCII_LETTER = re.compile("[A-Za-z]").search
 
 
+_NON_ASCII = re.compile("[^\x00-\x7f][^\x00-\x7f]*")
+
+
 def skeleton(cleaned: str) -> str:
     """Return the TR39 skeleton of a cleaned text (NFD, prototypes, NFD) without combining marks, leaving ASCII
     characters as they are."""
-    mapped = unicodedata.normalize("NFD", cleaned).translate(_prototypes()).translate(_BY_SHAPE)
+    # ASCII characters are their own skeleton and block every step (no mark reorders or composes across a
+    # starter), so each run of other characters is mapped on its own, once: texts repeat their words.
+    return _NON_ASCII.sub(_run_skeleton, cleaned)
+
+
+def _run_skeleton(match: re.Match[str]) -> str:
+    return _skeleton_of(match.group())
+
+
+@lru_cache(maxsize=1 << 15)
+def _skeleton_of(run: str) -> str:
+    mapped = unicodedata.normalize("NFD", run).translate(_prototypes()).translate(_BY_SHAPE)
     decomposed = unicodedata.normalize("NFD", mapped)
     return MARKS.sub("", decomposed)  # marks stripped too: "K̈ökäin̈" must not recompose to umlauts later
 
@@ -102,8 +128,11 @@ def mixed_skeleton(cleaned: str) -> str:
 
 def _mixed_word_skeleton(match: re.Match[str]) -> str:
     word = match.group()
-    if word.isascii():
-        return word
+    return word if word.isascii() else _spoofed_word(word)
+
+
+@lru_cache(maxsize=1 << 15)
+def _spoofed_word(word: str) -> str:
     mapped = skeleton(word)
     # mixed-script ("Нitler") or wholly made of look-alikes of Latin letters ("ЅЅ", "СС"): a spoofed Latin word
     return mapped if mapped.isascii() or _ASCII_LETTER(word) else word
@@ -136,13 +165,14 @@ def has_number_words(words: list[str]) -> bool:
     """Tell whether the prepared words of a text hold a number word that could be part of a code."""
     if not _TENS.isdisjoint(words):
         return True
-    if any(len(word) > 12 and word.endswith(_COMPOUND_ENDINGS) for word in words):
+    spaced = " ".join(words) + " "
+    if any(ending + " " in spaced for ending in _COMPOUND_ENDINGS) and any(
+            len(word) > 12 and word.endswith(_COMPOUND_ENDINGS) for word in words):
         return True
     return not _UNITS.isdisjoint(words) and any(a in _UNITS and b in _UNITS for a, b in zip(words, words[1:]))
 
 
-_HAS_DIGIT = re.compile(r"\d").search
-_HAS_ROMAN = re.compile(r"[IVXLCM]{2}").search
+_HAS_ROMAN = re.compile(r"[IVXLCM][IVXLCM]").search
 _ROMAN = re.compile(r"(?<![\w'])(M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))(?![\w'])")
 # "Ludwig XIV", "Papst Johannes XXIII", "Kapitel XIV": a Roman numeral after a name or a heading word is an ordinal.
 _ROMAN_AFTER_NAME = re.compile(r"[A-ZÄÖÜ][a-zäöüß]+\.?\s+$|(?:kapitel|chapter|teil|part|band|volume|akt|act)\s+$")
@@ -150,6 +180,7 @@ _ROMAN_NEXT = re.compile(r"[\s/|-]+[IVXLCM]{2,}(?![\w'])")  # "XIV LXXXVIII": tw
 _ROMAN_VALUE = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
 # "1.488", "1,488", "1 488", "1'488": thousands written with a separator (exactly three digits per group).
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[.,' \u202f\u00a0](\d{3}))+(?![\d]|[.,]\d)")
+_THOUSANDS_GROUP = re.compile(r"\d[.,' \u202f\u00a0]\d{3}").search  # a cheap first test: _THOUSANDS tries every position
 
 
 def _roman_value(numeral: str) -> int:
@@ -180,7 +211,7 @@ def numbers(cleaned: str, number_words: bool) -> str | None:
         out = _number_words(out)
     if _HAS_ROMAN(out):
         out = _ROMAN.sub(_roman, out)
-    if _HAS_DIGIT(out):
+    if _THOUSANDS_GROUP(out):
         out = _THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group()), out)
     return None if out == cleaned else out
 
