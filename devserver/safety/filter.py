@@ -11,8 +11,8 @@ Matching modes (per term, see `terms.py`):
 * `number`   digits as written, alone or joined by separators ("88", "14/88"), never inside a decimal.
 
 All words are found by dictionary lookups on precomputed keys (inflected forms expanded at load time),
-compound and prefix terms by one trie-shaped regular expression over the text's concatenated keys, and
-misspellings by the deletion index in `fuzzy.py`. A hit then passes the term's context rules
+compound and prefix terms by one Aho-Corasick pass over the text's concatenated keys, and
+misspellings by the index in `fuzzy.py`; each distinct word and pair of neighbours is analysed once (`memo.py`). A hit then passes the term's context rules
 (`needs_with`, `clear_with`, counts such as "88 Tasten") and becomes, per level, a block, a question
 for the verifier, or nothing.
 """
@@ -166,7 +166,8 @@ class TermFilter:
         self._fuzzy = FuzzyIndex(fuzzy_single + fuzzy_joined)
         self._fuzzy_single = FuzzyIndex(fuzzy_single)  # for two words written apart ("haken kreutz")
         self._words: Memo[str, _Word | None] = Memo(self._word)  # prompts repeat their words: each is analysed once
-        self._pairs: Memo[tuple[str, str], tuple[tuple[Term, bool], ...]] = Memo(self._split_word)  # by two neighbouring keys
+        # by two neighbouring keys
+        self._pairs: Memo[tuple[str, str], tuple[tuple[Term, bool], ...]] = Memo(self._split_word)
 
     def _index(self, term: Term, keys: tuple[str, ...], fuzzy_single: list, fuzzy_joined: list) -> None:
         if term.match == "number":

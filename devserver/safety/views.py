@@ -91,6 +91,8 @@ def needs_skeleton(cleaned: str) -> bool:
 
 # TR39 prototypes that anyascii would read by sound, not by shape: kra (the prototype of κ and к) is "q" there.
 _BY_SHAPE = str.maketrans({"ĸ": "k"})
+# TR39 reads the palochka as "i"; typed as a look-alike it stands for "l" ("Hitӏer", "Heiӏ"), so it is read by shape.
+_PALOCHKA = str.maketrans({"ӏ": "l", "Ӏ": "l"})
 _LETTER = f"(?:[^\\W\\d_]|{_MARK_CLASS})"
 _WORD = re.compile(f"{_LETTER}+")
 _ASCII_LETTER = re.compile("[A-Za-z]").search
@@ -113,7 +115,7 @@ def _run_skeleton(match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=1 << 15)
 def _skeleton_of(run: str) -> str:
-    mapped = unicodedata.normalize("NFD", run).translate(_prototypes()).translate(_BY_SHAPE)
+    mapped = unicodedata.normalize("NFD", run.translate(_PALOCHKA)).translate(_prototypes()).translate(_BY_SHAPE)
     decomposed = unicodedata.normalize("NFD", mapped)
     return MARKS.sub("", decomposed)  # marks stripped too: "K̈ökäin̈" must not recompose to umlauts later
 
@@ -146,15 +148,20 @@ _UNITS = frozenset("null eins zwei drei vier fuenf sechs sieben acht neun zero o
                    "eight nine".split())
 
 
+_EN_UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_EN_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+             "nineteen")
+_EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_DE_UNITS = ("ein", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun")
+_DE_TEENS = ("zehn", "elf", "zwölf", "dreizehn", "vierzehn", "fünfzehn", "sechzehn", "siebzehn", "achtzehn",
+             "neunzehn")
+_DE_TENS = ("zwanzig", "dreißig", "vierzig", "fünfzig", "sechzig", "siebzig", "achtzig", "neunzig")
+
+
 def _number_words() -> frozenset[str]:
-    de_units = ["ein", "zwei", "drei", "vier", "fuenf", "sechs", "sieben", "acht", "neun"]
-    de_tens = ["zwanzig", "dreissig", "vierzig", "fuenfzig", "sechzig", "siebzig", "achtzig", "neunzig"]
-    de_teens = ["zehn", "elf", "zwoelf", "dreizehn", "vierzehn", "fuenfzehn", "sechzehn", "siebzehn", "achtzehn",
-                "neunzehn"]
-    de = de_teens + de_tens + [u + "und" + t for u in de_units for t in de_tens]
-    en = ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty "
-          "sixty seventy eighty ninety hundred thousand hundert tausend").split()
-    return frozenset(de + en)
+    de = [*_DE_TEENS, *_DE_TENS, *(u + "und" + t for u in _DE_UNITS for t in _DE_TENS)]
+    prepared = [w.replace("ü", "ue").replace("ö", "oe").replace("ß", "ss") for w in de]
+    return frozenset([*prepared, *_EN_TEENS, *_EN_TENS, "hundred", "thousand", "hundert", "tausend"])
 
 
 _TENS = _number_words()
@@ -220,6 +227,31 @@ def _number_words(text: str) -> str:
     """Rewrite German and English number words as digits; "eight eight" reads as the run "8 8"."""
     from text_to_num import alpha2digit  # imported on first need: most prompts have no number words
 
+    text = _MULTIPLIED.sub(_spell_digits, text)
     for lang in ("de", "en"):
         text = alpha2digit(text, lang)
     return text
+
+
+# Digits next to "hundred" or "tausend" ("14 hundred eighty-eight", "1 thousand 4 hundred 88"): text2num reads
+# either digits or words, so such digits are spelt out in the multiplier's language and the whole read as one.
+_MULTIPLIED = re.compile(r"(?<![\w.,])(\d{1,2})?([\s-]*)\b(hundred|thousand|\w*hundert|\w*tausend)\b"
+                         r"((?:[\s-]+(?:and|und))?[\s-]*)(\d{1,2}(?![\w.,]))?", re.IGNORECASE)
+
+
+def _spell_digits(match: re.Match[str]) -> str:
+    before, gap, word, gap_after, after = match.groups()
+    german = word.lower().endswith(("hundert", "tausend"))  # "vierzehnhundert 88"
+    return f"{_spelt(before, german) if before else ''}{gap}{word}{gap_after}{_spelt(after, german) if after else ''}"
+
+
+def _spelt(digits: str, german: bool) -> str:
+    """Return a number from 1 to 99 as a German or English number word (0 stays as written)."""
+    number = int(digits)
+    units, teens, tens = (_DE_UNITS, _DE_TEENS, _DE_TENS) if german else (_EN_UNITS, _EN_TEENS, _EN_TENS)
+    ten, unit = divmod(number, 10)
+    if number < 20:
+        return digits if number == 0 else units[number - 1] if number < 10 else teens[unit]
+    if not unit:
+        return tens[ten - 2]
+    return f"{units[unit - 1]}und{tens[ten - 2]}" if german else f"{tens[ten - 2]}-{units[unit - 1]}"
