@@ -12,7 +12,8 @@ Matching modes (per term, see `terms.py`):
 
 All words are found by dictionary lookups on precomputed keys (inflected forms expanded at load time),
 compound and prefix terms by one Aho-Corasick pass over the text's concatenated keys, and
-misspellings by the index in `fuzzy.py`; each distinct word and pair of neighbours is analysed once (`memo.py`). A hit then passes the term's context rules
+misspellings by the index in `fuzzy.py`; each distinct word and pair of neighbours is analysed once
+(`memo.py`). A hit then passes the term's context rules
 (`needs_with`, `clear_with`, counts such as "88 Tasten") and becomes, per level, a block, a question
 for the verifier, or nothing.
 """
@@ -31,7 +32,7 @@ from devserver.safety.result import FilterResult, Hit, decide
 from devserver.safety.squeeze import SPLIT_FRAGMENT, SqueezeIndex
 from devserver.safety.symbols import SymbolIndex
 from devserver.safety.terms import Term
-from devserver.safety.views import clean, has_number_words, mixed_skeleton, needs_skeleton, numbers
+from devserver.safety.views import clean, has_number_words, mixed_skeleton, needs_skeleton, numbers, palochka_as_l
 
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
@@ -360,6 +361,9 @@ def _views(cleaned: str, unusual: bool) -> Iterator[tuple[str, str]]:
     yield "text", cleaned
     if unusual:
         yield "skeleton", mixed_skeleton(cleaned)
+        as_l = palochka_as_l(cleaned)
+        if as_l is not None:
+            yield "skeleton", mixed_skeleton(as_l)
 
 
 def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:

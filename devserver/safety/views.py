@@ -91,8 +91,13 @@ def needs_skeleton(cleaned: str) -> bool:
 
 # TR39 prototypes that anyascii would read by sound, not by shape: kra (the prototype of κ and к) is "q" there.
 _BY_SHAPE = str.maketrans({"ĸ": "k"})
-# TR39 reads the palochka as "i"; typed as a look-alike it stands for "l" ("Hitӏer", "Heiӏ"), so it is read by shape.
+# TR39 reads the palochka as "i" ("Sӏeg"); typed as a look-alike it stands as often for "l" ("Hitӏer", "Heiӏ").
 _PALOCHKA = str.maketrans({"ӏ": "l", "Ӏ": "l"})
+
+
+def palochka_as_l(cleaned: str) -> str | None:
+    """Return the text with each palochka read as "l", or None when it has none (the skeleton reads it as "i")."""
+    return cleaned.translate(_PALOCHKA) if "ӏ" in cleaned or "Ӏ" in cleaned else None
 _LETTER = f"(?:[^\\W\\d_]|{_MARK_CLASS})"
 _WORD = re.compile(f"{_LETTER}+")
 _ASCII_LETTER = re.compile("[A-Za-z]").search
@@ -115,7 +120,7 @@ def _run_skeleton(match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=1 << 15)
 def _skeleton_of(run: str) -> str:
-    mapped = unicodedata.normalize("NFD", run.translate(_PALOCHKA)).translate(_prototypes()).translate(_BY_SHAPE)
+    mapped = unicodedata.normalize("NFD", run).translate(_prototypes()).translate(_BY_SHAPE)
     decomposed = unicodedata.normalize("NFD", mapped)
     return MARKS.sub("", decomposed)  # marks stripped too: "K̈ökäin̈" must not recompose to umlauts later
 
