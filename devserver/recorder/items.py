@@ -30,6 +30,8 @@ ITEM_TYPES = frozenset({
     "stage2_safety_check",    # (+) a check made in Stage 2 (interception passes, optimizations, edits there)
     "stage2_blocked",         # (+) Stage 2 blocked the run (an interception pass or an optimization)
     "stage4_blocked",         # (+) the picture check or the code check withheld one output
+    "user_input_image",       # (+) a picture the student uploaded (cleaned of metadata), see api/uploads.py
+    "image_description",      # (+) the vision model's description of that picture (VISION_MODEL), checked
 })
 
 # The metadata fields of each item type: docs/RESEARCH_EXPORT.md §3 explains every one (a test compares
@@ -40,12 +42,13 @@ _STEP = (*_CALL, "finish_reason", "chat_request", "answer_sha256", "logprobs", "
 _VERDICT = ("checkpoint", "level", "decision", "method", "category", "matched_terms", "latency_ms", "model",
             "teacher_reason", "calls")
 _BLOCK = ("status", "output_config", "stage", "checkpoint", "category", "message")
-_MEDIA = (*_CALL, "files", "output_config", "index", "seed", "prompt", "negative_prompt", "mime", "withheld")
+_MEDIA = (*_CALL, "files", "output_config", "index", "seed", "prompt", "negative_prompt", "mime", "withheld",
+          "input_image", "denoise")
 _FAILURE = ("output_config", "code", "message", "details", "withheld")
 METADATA_FIELDS: dict[str, frozenset[str]] = {name: frozenset(fields) for name, fields in {
     "pipeline_start": ("phase", "request"), "stage_transition": ("from", "to", "step"),
     "user_input_text": ("lang",), "user_edit": ("field", "original"), "translation_result": (*_STEP, "checkpoint"),
-    "stage1_safety_check": _VERDICT, "stage2_safety_check": _VERDICT,
+    "stage1_safety_check": (*_VERDICT, "file"), "stage2_safety_check": _VERDICT,
     "stage3_safety_check": (*_VERDICT, "output_config", "positive_prompt", "negative_prompt"),
     "stage4_safety_check": (*_VERDICT, "output_config", "index"),
     "stage1_blocked": _BLOCK, "stage2_blocked": _BLOCK, "stage3_blocked": _BLOCK, "stage4_blocked": _BLOCK,
@@ -58,6 +61,8 @@ METADATA_FIELDS: dict[str, frozenset[str]] = {name: frozenset(fields) for name, 
     "queue_update": ("output_config", "backend", "position", "waited_ms"),
     "moderation_release": ("checkpoint", "category", "block_sequence", "reason", "released_by", "audit_id"),
     "pipeline_interrupted": ("previous_status",),
+    "user_input_image": ("mime", "width", "height", "bytes", "sha256", "metadata_removed", "checked"),
+    "image_description": (*_STEP, "input_image"),
 }.items()}
 
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{1,63}$"
 MediaType = Literal["image", "audio", "music", "video", "code", "text"]
@@ -170,6 +170,8 @@ class InterceptionConfig(Strict):
     display: Display
     audience: Audience = Audience()
     media_preferences: MediaPreferences = MediaPreferences()
+    takes_image: StrictBool = Field(default=False, description="the student adds a picture; VISION_MODEL describes it "
+                                                         "and the description joins the INPUT")
 
 
 class OutputParameters(Strict):
