@@ -143,6 +143,9 @@ class Config:
     RETENTION_DAYS: int = 0  # days runs without a session (or of the default session) are kept; 0 = until deleted
     RETENTION_SWEEP_SECONDS: float = 3600.0  # how often expired runs are deleted
     RETENTION_FIRST_SWEEP_SECONDS: float = 60.0  # first sweep after start-up
+    # bulk ZIP exports with media, built in the background (docs/RESEARCH_EXPORT.md §6)
+    EXPORT_JOB_KEEP_SECONDS: float = 3600.0  # a finished export's file is deleted this long after it finished
+    EXPORT_JOBS_MAX: int = 2  # exports being built at once (server-wide); one more is a 429
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":
