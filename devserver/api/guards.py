@@ -3,8 +3,9 @@
 * Paths longer than `MAX_PATH` are answered 414 before routing (no file test, no 20 kB log line).
 * JSON bodies nested deeper than `MAX_JSON_DEPTH` are a 400 (`json_too_deep`): the parser's
   RecursionError would otherwise be a 500 on every JSON endpoint.
-* One after-request hook sets the security headers (CSP fit for the Vue app and its sandboxed
-  p5.js sketch frame, nosniff, no framing, no referrer) and keeps media out of shared caches.
+* One after-request hook sets the security headers (CSP fit for the Vue app, nosniff, no framing, no
+  referrer) and keeps media out of shared caches. A response that sets its own policy keeps it (the
+  p5.js sketch page, `media.sketch_frame`).
 """
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from devserver.errors import AppError, ValidationFailed
 
 MAX_PATH = 8192  # longer than any real address; shorter hostile ids still get their precise 400
 MAX_JSON_DEPTH = 32
-# The sketch iframe (srcdoc, sandbox="allow-scripts") inherits this policy, and it runs the generated
-# p5.js code as an inline script: hence 'unsafe-inline' for scripts. Everything else stays on this
-# server: no remote scripts, no remote fetches (connect-src), no plugins, no framing of the app.
+# Scripts only from this server's files (no inline script: the p5.js sketch runs in a page of its own
+# with its own policy). Styles allow inline: Vue's style bindings. Everything stays on this server: no
+# remote scripts, no remote fetches (connect-src), no plugins, no framing of the app.
 CSP = "; ".join((
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline'",
+    "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "media-src 'self' blob:",
