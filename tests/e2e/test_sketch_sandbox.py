@@ -13,6 +13,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.conftest import TEST_PASSWORD, add_user
 from tests.e2e.conftest import PHASE_TIMEOUT_MS, UI_TIMEOUT_MS
 from tests.fakes.ollama_fake import OllamaFake
 from tests.waiting import TERMINAL, until
@@ -37,18 +38,39 @@ function draw() {}
 ```"""
 
 
-@pytest.fixture
-def sketch_url(make_app, serve, frontend_built) -> Iterator[str]:
+@pytest.fixture(params=["loopback", "network"])
+def sketch_server(request, make_app, serve, frontend_built) -> Iterator[tuple[str, str | None]]:
+    """The app with a code model that writes SKETCH, and the join code: on loopback (one person, no
+    code) or bound to a network address (students join a workshop session)."""
+    network = {"HOST": "192.0.2.10"} if request.param == "network" else {}
     with OllamaFake(models=("coder:latest",)) as ollama:
         ollama.answer = SKETCH
         app = make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP={"CODE_MODEL": "ollama/coder:latest"},
-                       RETRY_ATTEMPTS=1)
-        yield serve(app)
+                       RETRY_ATTEMPTS=1, **network)
+        code = None
+        if network:
+            teacher = app.test_client()
+            user = add_user(app, "teacher")
+            teacher.post("/api/auth/login", json={"name": user.name, "password": TEST_PASSWORD})
+            code = teacher.post("/api/sessions", json={"title": "Sketches", "safety_level": "kids"}).get_json()["code"]
+        yield serve(app), code
+
+
+def csrf(page: Page) -> dict[str, str]:
+    """The CSRF header the web app would send with this page's cookies."""
+    token = next((c["value"] for c in page.context.cookies() if c["name"] == "csrf_token"), None)
+    return {"X-CSRF-Token": token} if token else {}
+
+
+def join(page: Page, base: str, code: str | None) -> None:
+    """Join the workshop session with the page's browser, as a student does (nothing on loopback)."""
+    if code is not None:
+        assert page.request.post(f"{base}/api/sessions/join", data={"code": code}).ok
 
 
 def make_sketch(page: Page, base: str) -> str:
     """Start a sketch run as the page's user and wait for it to end; return its run id."""
-    run = page.request.post(f"{base}/api/schema/pipeline/generation", data={
+    run = page.request.post(f"{base}/api/schema/pipeline/generation", headers=csrf(page), data={
         "output_configs": ["p5js_code"], "prompt": "a calm blue sky"}).json()
     status = until(lambda: (s := page.request.get(f"{base}/api/pipeline/{run['run_id']}/status").json())
                    ["status"] in TERMINAL and s, "the sketch run to end")
@@ -57,9 +79,11 @@ def make_sketch(page: Page, base: str) -> str:
 
 
 def test_a_sketch_draws_with_the_local_p5_but_reaches_no_cookie_no_app_and_no_network(browser: Browser,
-                                                                                      sketch_url: str):
+                                                                                      sketch_server):
+    sketch_url, code = sketch_server
     page = browser.new_page()
     page.context.add_cookies([{"name": "app_secret", "value": "s3cret", "url": sketch_url}])
+    join(page, sketch_url, code)
     run_id = make_sketch(page, sketch_url)
     page.goto(f"{sketch_url}/runs/{run_id}")
     expect(page.get_by_test_id("sketch-frame")).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -79,8 +103,10 @@ def test_a_sketch_draws_with_the_local_p5_but_reaches_no_cookie_no_app_and_no_ne
 
 
 def test_the_sketch_page_has_its_own_strict_policy_and_stays_sandboxed_on_its_own(browser: Browser,
-                                                                                  sketch_url: str):
+                                                                                  sketch_server):
+    sketch_url, code = sketch_server
     page = browser.new_page()
+    join(page, sketch_url, code)
     run_id = make_sketch(page, sketch_url)
     response = page.goto(f"{sketch_url}/api/media/code/{run_id}/0/frame")
     assert response is not None and response.status == 200
@@ -92,4 +118,9 @@ def test_the_sketch_page_has_its_own_strict_policy_and_stays_sandboxed_on_its_ow
     page.wait_for_function("typeof p5 !== 'undefined' && window.appCookies !== undefined", timeout=PHASE_TIMEOUT_MS)
     assert page.evaluate("origin") == "null"
     assert page.evaluate("window.ownCookies") == "denied"
+    if code is not None:  # another student of the same session: the media rule, a 404
+        other = browser.new_page()
+        join(other, sketch_url, code)
+        assert other.request.get(f"{sketch_url}/api/media/code/{run_id}/0/frame").status == 404
+        other.close()
     page.close()

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from devserver.engine.requests import RULES_MAX, TEXT_MAX
-from tests.waiting import finished
+from tests.waiting import finished, phase_done
 
 BLOCKED_TEXT = "eine Fahne mit H4kenkr3uz"  # stopped by the §86a term list before any model call
 PHASE_BODIES = {
