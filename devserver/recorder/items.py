@@ -30,6 +30,8 @@ ITEM_TYPES = frozenset({
     "stage2_safety_check",    # (+) a check made in Stage 2 (interception passes, optimizations, edits there)
     "stage2_blocked",         # (+) Stage 2 blocked the run (an interception pass or an optimization)
     "stage4_blocked",         # (+) the picture check or the code check withheld one output
+    "user_input_image",       # (+) a picture the student uploaded (cleaned of metadata), see api/uploads.py
+    "image_description",      # (+) the vision model's description of that picture (VISION_MODEL), checked
 })
 
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")

@@ -56,7 +56,7 @@ def assert_no_run(client, run_id: str) -> None:
 
 
 def blocked_run(client, **extra) -> dict:
-    r = client.post("/api/schema/pipeline/execute?wait=30", json={
+    r = phase_done(client, "/api/schema/pipeline/execute", json={
         "schema": "dada", "input_text": BLOCKED_TEXT, "output_config": "sketch_offline", "lang": "en", **extra})
     assert r.status_code == 200
     run = r.get_json()
