@@ -19,14 +19,25 @@ def until(check: Callable[[], Any], what: str, limit: float = 120.0) -> Any:
 TERMINAL = frozenset({"succeeded", "blocked", "failed", "cancelled", "interrupted"})
 
 
+def body(response: Any) -> Any:
+    """The JSON body of a Flask test response or an httpx response (None if there is none)."""
+    if hasattr(response, "get_json"):
+        return response.get_json(silent=True)
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def finished(client: Any, run_id: str, limit: float = 900.0) -> dict[str, Any]:
-    """Poll a run's status through a Flask test client until its phase has ended; return that status.
+    """Poll a run's status through a Flask test client (or an httpx client) until its phase has ended;
+    return that status.
 
     A slow machine makes a phase take longer, never makes the next step start too early."""
     status: dict[str, Any] = {}
 
     def done() -> bool:
-        status.update(client.get(f"/api/pipeline/{run_id}/status").get_json())
+        status.update(body(client.get(f"/api/pipeline/{run_id}/status")))
         return status.get("status") in TERMINAL
 
     until(done, f"run {run_id} to finish its phase", limit)
@@ -43,3 +54,17 @@ def run_coroutine(coroutine: Any) -> Any:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def phase_done(client: Any, path: str, **kwargs: Any) -> Any:
+    """POST a pipeline phase through a Flask test client (or an httpx client), then wait on the run's
+    status until the phase has ended; return that status response (what `?wait=` answers, without its
+    clock).
+
+    A POST that started no run (an error, a 4xx) is returned as it is."""
+    started = client.post(path, **kwargs)
+    run_id = (body(started) or {}).get("run_id")
+    if started.status_code != 202 or not run_id:
+        return started
+    finished(client, run_id)
+    return client.get(f"/api/pipeline/{run_id}/status")

@@ -155,6 +155,7 @@ POLICY: dict[str, Rule] = {
     "media.info": RUN,
     "media.run_media": RUN,
     "media.media": RUN,
+    "media.sketch_frame": RUN,
     "media.media_unknown": PUBLIC,
     "own_runs.mine": Rule(_roles("student", *STAFF), "students (their own runs), staff (runs they started)"),
     # research

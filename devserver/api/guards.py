@@ -1,10 +1,13 @@
 """Request guards and response headers that hold for every route: no 5xx from hostile input.
 
 * Paths longer than `MAX_PATH` are answered 414 before routing (no file test, no 20 kB log line).
+* An `<int:...>` path value past SQLite's integer range does not match its route (a 404), instead
+  of reaching a query as an OverflowError.
 * JSON bodies nested deeper than `MAX_JSON_DEPTH` are a 400 (`json_too_deep`): the parser's
   RecursionError would otherwise be a 500 on every JSON endpoint.
-* One after-request hook sets the security headers (CSP fit for the Vue app and its sandboxed
-  p5.js sketch frame, nosniff, no framing, no referrer) and keeps media out of shared caches.
+* One after-request hook sets the security headers (CSP fit for the Vue app, nosniff, no framing, no
+  referrer) and keeps media out of shared caches. A response that sets its own policy keeps it (the
+  p5.js sketch page, `media.sketch_frame`).
 """
 from __future__ import annotations
 
@@ -13,17 +16,19 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from devserver.errors import AppError, ValidationFailed
 
 MAX_PATH = 8192  # longer than any real address; shorter hostile ids still get their precise 400
 MAX_JSON_DEPTH = 32
-# The sketch iframe (srcdoc, sandbox="allow-scripts") inherits this policy, and it runs the generated
-# p5.js code as an inline script: hence 'unsafe-inline' for scripts. Everything else stays on this
-# server: no remote scripts, no remote fetches (connect-src), no plugins, no framing of the app.
+SQLITE_MAX_INT = 2**63 - 1
+# Scripts only from this server's files (no inline script: the p5.js sketch runs in a page of its own
+# with its own policy). Styles allow inline: Vue's style bindings. Everything stays on this server: no
+# remote scripts, no remote fetches (connect-src), no plugins, no framing of the app.
 CSP = "; ".join((
     "default-src 'self'",
-    "script-src 'self' 'unsafe-inline'",
+    "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "media-src 'self' blob:",
@@ -41,6 +46,14 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+
+class BoundedInt(IntegerConverter):
+    """Werkzeug's `int` converter limited to what an id, version or index can be (SQLite's range)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any):
+        kwargs.setdefault("max", SQLITE_MAX_INT)
+        super().__init__(map, *args, **kwargs)
 
 
 class UriTooLong(AppError):
@@ -91,7 +104,9 @@ def _security_headers(response: Response) -> Response:
 
 
 def register(app: Flask) -> None:
-    """Install the JSON nesting limit, the path length limit and the security headers on an app."""
+    """Install the JSON nesting limit, the path length and integer limits and the security headers on an app
+    (before any blueprint: a route takes its converters when it is added)."""
+    app.url_map.converters["int"] = BoundedInt
     app.json = GuardedJSONProvider(app)
     app.before_request(_reject_long_paths)
     app.after_request(_security_headers)

@@ -1,9 +1,16 @@
-"""Media endpoints: one handler for every media type, checked against the run's record."""
+"""Media endpoints: one handler for every media type, checked against the run's record.
+
+A generated p5.js sketch also has a page of its own (`sketch_frame`) that the app shows in an iframe
+with `sandbox="allow-scripts"`. The page carries its own strict policy (see `SKETCH_POLICY`), so the
+app's policy needs no inline scripts, and the sketch runs in an opaque origin: no cookies, no access
+to the app, no network.
+"""
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import Blueprint, jsonify, send_file
+from flask import Blueprint, Response, jsonify, send_file
 
 from devserver.api import context
 from devserver.api.openapi import MEDIA_MIMES, declare
@@ -13,6 +20,23 @@ from devserver.recorder.run_id import require_run_id
 
 bp = Blueprint("media", __name__, url_prefix="/api/media")
 MEDIA_TYPES = ("image", "audio", "music", "video", "code", "text")
+
+
+# The sketch page's policy: p5.js and the sketch by nonce, nothing else loads or connects; it is sandboxed
+# even when opened on its own, and only this server's pages may frame it.
+SKETCH_POLICY = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; img-src data: blob:; "
+                 "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox allow-scripts")
+SKETCH_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<style>html,body{{margin:0}}canvas{{display:block;max-width:100%;height:auto!important}}</style>
+<script nonce="{nonce}" src="/vendor/p5.min.js"></script></head><body>
+<script nonce="{nonce}">if (typeof p5 === 'undefined') parent.postMessage('p5-missing', '*')</script>
+<script nonce="{nonce}">{code}</script>
+</body></html>"""
+
+
+def _script_safe(code: str) -> str:
+    """Keep generated code from ending the script element early (`</script`) or nesting one (`<!--`)."""
+    return code.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
 def _outputs(run_id: str) -> list[dict[str, Any]]:
@@ -37,6 +61,22 @@ def run_media(run_id: str):
     status = project_status(context.orchestrator().status(run_id), context.audience())
     return jsonify({"run": status, "media": [o for o in status.get("outputs") or []
                                              if o.get("file") and o.get("status") == "succeeded"]})
+
+
+@bp.get("/code/<run_id>/<int:index>/frame")
+@declare(content=("text/html",))
+def sketch_frame(run_id: str, index: int):
+    """Serve a generated p5.js sketch as a sandboxed page of its own, under its own strict policy."""
+    run_id = require_run_id(run_id)
+    output = next((o for o in _outputs(run_id) if o["index"] == index and o["media_type"] == "code"), None)
+    if output is None:
+        raise NotFound(f"Run {run_id} has no sketch at index {index}.", code="media_not_found")
+    code = context.recorder().entity_path(run_id, output["file"]).read_text(encoding="utf-8", errors="replace")
+    nonce = secrets.token_urlsafe(16)
+    response = Response(SKETCH_PAGE.format(nonce=nonce, code=_script_safe(code)), mimetype="text/html")
+    response.headers.update({"Content-Security-Policy": SKETCH_POLICY.format(nonce=nonce),
+                             "X-Frame-Options": "SAMEORIGIN"})
+    return response
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST"])

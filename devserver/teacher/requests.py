@@ -23,7 +23,7 @@ class DryRunRequest(Body):
 class RestoreRequest(Body):
     """Which saved version to make current again."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**63 - 1)  # SQLite's integer range
 
 
 class OwnAttitudeRequest(Body):

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import TEST_PASSWORD, add_user
 from tests.e2e.conftest import PHASE_TIMEOUT_MS, SCREENSHOTS, UI_TIMEOUT_MS
+from tests.waiting import phase_done
 
 pytestmark = pytest.mark.slow
 BLOCKED_IDEA = "eine Hakenkreuz Fahne über dem Schulhof"
@@ -25,11 +26,11 @@ BLOCKED_IDEA = "eine Hakenkreuz Fahne über dem Schulhof"
 def make_runs(live_url: str) -> dict[str, Any]:
     """Start a blocked run and a full run (retrying a run whose model text was rightly blocked)."""
     with httpx.Client(base_url=live_url, timeout=PHASE_TIMEOUT_MS / 1000 + 30) as client:
-        blocked = client.post("/api/schema/pipeline/execute?wait=60", json={
+        blocked = phase_done(client, "/api/schema/pipeline/execute", json={
             "schema": "bauhaus", "input_text": BLOCKED_IDEA, "output_configs": ["sketch_offline"]}).json()
         assert blocked["status"] == "blocked", blocked
         for _ in range(3):
-            done = client.post(f"/api/schema/pipeline/execute?wait={PHASE_TIMEOUT_MS // 1000}", json={
+            done = phase_done(client, "/api/schema/pipeline/execute", json={
                 "schema": "dada", "input_text": "Ein Fuchs im Schnee", "output_configs": ["sketch_offline"]}).json()
             if done["status"] == "succeeded":
                 return {"blocked": blocked, "done": done}

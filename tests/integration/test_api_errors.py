@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from devserver.engine.requests import RULES_MAX, TEXT_MAX
-from tests.waiting import finished
+from tests.waiting import finished, phase_done
 
 BLOCKED_TEXT = "eine Fahne mit H4kenkr3uz"  # stopped by the §86a term list before any model call
 PHASE_BODIES = {
@@ -56,7 +56,7 @@ def assert_no_run(client, run_id: str) -> None:
 
 
 def blocked_run(client, **extra) -> dict:
-    r = client.post("/api/schema/pipeline/execute?wait=30", json={
+    r = phase_done(client, "/api/schema/pipeline/execute", json={
         "schema": "dada", "input_text": BLOCKED_TEXT, "output_config": "sketch_offline", "lang": "en", **extra})
     assert r.status_code == 200
     run = r.get_json()

@@ -5,14 +5,13 @@ Every test goes through a real uvicorn server on loopback, with the Flask app be
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import httpx
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
-from tests.waiting import run_coroutine
+from tests.waiting import run_coroutine, until
 
 ROLES = ("STAGE1_MODEL", "TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL", "SAFETY_VERIFY_MODEL")
 BODY = {"schema": "dada", "input_text": "ein roter Apfel", "lang": "de"}
@@ -106,11 +105,7 @@ def test_streams_per_client_are_capped(app, ollama, serve_async):
         def reopened() -> int:
             with client.stream("GET", f"/api/pipeline/{run_id}/events") as r:
                 return r.status_code
-        for _ in range(200):  # the closed stream is counted down once the server notices the disconnect
-            if reopened() == 200:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("a closed stream was never released")
+        # the closed stream is counted down once the server notices the disconnect
+        until(lambda: reopened() == 200, "a closed stream to be released")
         for c in contexts[1:]:
             c.__exit__(None, None, None)

@@ -10,9 +10,9 @@ import pytest
 
 from devserver.engine import quality
 from devserver.engine.language import looks_english
+from tests.waiting import phase_done
 
 pytestmark = pytest.mark.slow
-WAIT = "?wait=240"
 IDEAS = [("Ein Fuchs im Schnee unter dem Vollmond", ("fuchs", "fox")),
          ("Eine Katze schläft auf dem warmen Dach", ("katze", "cat")),
          ("Ein Leuchtturm am stürmischen Meer", ("leuchtturm", "lighthouse"))]
@@ -26,7 +26,7 @@ def shown_problems(text: str, source: str, kind: str) -> set[str]:
 
 @pytest.mark.parametrize("idea,noun", IDEAS, ids=[n[1] for _, n in IDEAS])
 def test_a_german_idea_reaches_stage2_and_no_stage_shows_echo_or_commentary(client, idea, noun):
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "bauhaus", "input_text": idea, "lang": "de"}).get_json()
     if run["status"] == "blocked":  # the model's text was (rightly) blocked; not what this test is about
         pytest.skip(f"a checkpoint blocked the model's text: {run['block']['checkpoint']}")
@@ -41,7 +41,7 @@ def test_a_german_idea_reaches_stage2_and_no_stage_shows_echo_or_commentary(clie
         assert not shown_problems(iteration["text"], entering, "interception"), iteration["text"]
 
     result = run["interception"]["result"]
-    opt = client.post(f"/api/schema/pipeline/optimize{WAIT}", json={
+    opt = phase_done(client, "/api/schema/pipeline/optimize", json={
         "run_id": run["run_id"], "output_config": "sd35_large", "lang": "de"}).get_json()
     if opt["status"] == "blocked":
         pytest.skip(f"a checkpoint blocked the model's text: {opt['block']['checkpoint']}")

@@ -10,8 +10,8 @@ from typing import Iterator
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 GUARD = "llama-guard3:1b"
 RUN = {"schema": "dada", "input_text": "a kite over the square", "lang": "en", "output_configs": ["sketch_offline"]}
 
@@ -52,7 +52,7 @@ def stage3_item(app, run_id: str) -> dict:
 def test_a_guard_cleared_text_is_the_prompt_with_the_default_negative_prompt(guarded, ollama):
     ollama.answer = "A red kite dances above the market square."
     client = guarded.test_client()
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    run = phase_done(client, "/api/schema/pipeline/execute", json=RUN).get_json()
     assert run["status"] == "succeeded", run
     out = run["outputs"][0]
     assert out["prompt"] == ollama.answer  # a guard cannot rewrite: the checked text itself goes to the generator
@@ -68,7 +68,7 @@ def test_a_guard_cleared_text_is_the_prompt_with_the_default_negative_prompt(gua
 def test_a_text_the_guard_calls_unsafe_never_reaches_the_generator(guarded, ollama):
     ollama.answer = "unsafe-S1 A knight storms the castle gate."
     client = guarded.test_client()
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    run = phase_done(client, "/api/schema/pipeline/execute", json=RUN).get_json()
     assert run["status"] == "blocked" and run["block"]["stage"] == "stage3"
     assert run["outputs"][0]["status"] == "blocked" and run["outputs"][0]["url"] is None
     item = stage3_item(client.application, run["run_id"])["metadata"]
@@ -78,16 +78,16 @@ def test_a_text_the_guard_calls_unsafe_never_reaches_the_generator(guarded, olla
 
 def test_garbage_from_the_guard_blocks_the_output_at_kids(guarded, ollama):
     ollama.answer = "garbage-answer A lighthouse at night."
-    run = guarded.test_client().post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    run = phase_done(guarded.test_client(), "/api/schema/pipeline/execute", json=RUN).get_json()
     assert run["status"] == "blocked" and run["block"]["category"] == "unchecked_blocked"
 
 
 def test_shieldgemma_as_stage3_model_checks_each_policy_and_blocks_a_violation(make_app, ollama):
     client = app_with(make_app, ollama, SHIELD).test_client()
     ollama.answer = "A red kite dances above the market square."
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    run = phase_done(client, "/api/schema/pipeline/execute", json=RUN).get_json()
     assert run["status"] == "succeeded" and run["outputs"][0]["prompt"] == ollama.answer
     assert ollama.generate_bodies() and all(b["model"] == SHIELD for b in ollama.generate_bodies())
     ollama.answer = "unsafe-S12 A beach scene."
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json=RUN).get_json()
+    run = phase_done(client, "/api/schema/pipeline/execute", json=RUN).get_json()
     assert run["status"] == "blocked" and stage3_item(client.application, run["run_id"])["metadata"]["category"] == "sexual"

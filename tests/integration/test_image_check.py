@@ -14,8 +14,8 @@ from devserver.errors import ConfigError
 from tests.fakes.ollama_fake import OllamaFake
 from tests.fakes.openrouter_fake import OpenRouterFake
 from tests.fakes.vision import pixel_digest
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 VISION = "llama3.2-vision:latest"
 PROMPT = {"output_configs": ["sketch_offline"], "prompt": "a quiet forest with a small hut", "seed": 7}
 
@@ -32,7 +32,7 @@ def checked_app(make_app, ollama: OllamaFake, level: str = "kids"):
 
 
 def generate(client) -> dict:
-    run = client.post(f"/api/schema/pipeline/generation{WAIT}", json=PROMPT).get_json()
+    run = phase_done(client, "/api/schema/pipeline/generation", json=PROMPT).get_json()
     assert run["status"] in ("succeeded", "blocked"), run
     return run
 
@@ -169,7 +169,7 @@ def test_the_vision_model_is_unloaded_before_a_comfyui_job_when_configured(make_
                           OLLAMA_UNLOAD_BEFORE_MEDIA=True, DEFAULT_SAFETY_LEVEL="kids").test_client()
         body = {"output_configs": ["sd35_large"], "prompt": "a quiet harbour", "seed": 1}
         for _ in range(2):
-            run = client.post(f"/api/schema/pipeline/generation{WAIT}", json=body).get_json()
+            run = phase_done(client, "/api/schema/pipeline/generation", json=body).get_json()
             assert run["status"] == "succeeded", run  # the fake vision model found the picture harmless
         calls = ["check" if b.get("messages") else "unload" for b in ollama.chat_bodies() if b["model"] == VISION]
         assert calls == ["unload", "check", "unload", "check"]  # freed before each ComfyUI job

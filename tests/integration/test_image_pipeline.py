@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 VISION = "llama3.2-vision:latest"
 WRITER = "writer:latest"
 ROLES = {role: f"ollama/{WRITER}" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
@@ -50,7 +50,7 @@ def stage2(client, run_id: str, file: str | None, schema: str = "picture_transfo
     body = {"schema": schema, "input_text": "make it a winter scene", "lang": "en", "run_id": run_id}
     if file is not None:
         body["input_image"] = file
-    return client.post(f"/api/schema/pipeline/stage2{WAIT}", json=body)
+    return phase_done(client, "/api/schema/pipeline/stage2", json=body)
 
 
 def test_the_description_is_recorded_checked_and_reaches_stage2(seeing_app, ollama):
@@ -113,7 +113,7 @@ def test_an_attitude_that_takes_a_picture_needs_one_and_a_vision_model(make_app,
 def test_generation_starts_from_the_picture_and_the_record_links_it(seeing_app):
     client = seeing_app.test_client()
     run_id, file = uploaded(client)
-    run = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run_id, "output_configs": ["sketch_offline"], "prompt": "a snowy red house",
         "input_image": file, "denoise": 0.6}).get_json()
     assert run["status"] == "succeeded", run
@@ -126,6 +126,6 @@ def test_generation_starts_from_the_picture_and_the_record_links_it(seeing_app):
     other = recorder.open_run(str(uuid.uuid4()), {"status": "succeeded", "session": "ws-other", "student": "st-x"})
     other.event("user_input_image", stage="stage1", media_type="image",
                 file=other.save_entity("user_input_image", red_picture(), "png"))
-    r = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    r = phase_done(client, "/api/schema/pipeline/generation", json={
         "output_configs": ["sketch_offline"], "prompt": "a red house", "input_image": f"{other.run_id}/01_user_input_image.png"})
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "run_not_found"

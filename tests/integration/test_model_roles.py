@@ -11,8 +11,8 @@ import pytest
 from tests.fakes.comfyui_fake import FakeComfyUI
 from tests.integration.test_pipeline_live import SD35_MODELS
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_every_ollama_call_names_keep_alive(make_app, ollama):
              "SAFETY_VERIFY_MODEL": "ollama/judge", "CODE_MODEL": "ollama/writer"}
     app = make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, OLLAMA_KEEP_ALIVE="7m")
     client = app.test_client()
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/execute", json={
         "schema": "bauhaus", "input_text": "Ein Boot auf dem ruhigen Meer", "lang": "de",
         "output_configs": ["sketch_offline"], "safety_level": "kids"}).get_json()
     assert run["status"] == "succeeded", (run["error"], run["block"])
@@ -59,7 +59,7 @@ def test_unloading_before_comfyui_covers_every_ollama_role_and_never_the_embedde
     app.extensions["devserver.router"].chat("TRANSLATION_MODEL", [{"role": "user", "content": "Hi"}],
                                             {"max_tokens": 4})
     assert embedded.loaded
-    run = app.test_client().post(f"/api/schema/pipeline/generation{WAIT}", json={
+    run = phase_done(app.test_client(), "/api/schema/pipeline/generation", json={
         "output_configs": ["sd35_large"], "prompt": "a quiet harbour", "seed": 1}).get_json()
     assert run["status"] == "succeeded", run
     unloaded = {b["model"] for b in ollama.chat_bodies() if b.get("keep_alive") == 0 and not b.get("messages")}

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes.comfyui_fake import FakeComfyUI
+from tests.waiting import phase_done
 
 MODELS = ("sd3.5_medium.safetensors", "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors",
           "ltx-video-2b-v0.9.5.safetensors")
@@ -35,7 +36,7 @@ def upload(client) -> tuple[str, str]:
 def generate(client, run_id: str, outputs: list[str], **extra):
     body = {"run_id": run_id, "output_configs": outputs, "prompt": "a green meadow in the wind", "lang": "en",
             **extra}
-    return client.post("/api/schema/pipeline/generation?wait=120", json=body).get_json()
+    return phase_done(client, "/api/schema/pipeline/generation", json=body).get_json()
 
 
 def test_a_picture_is_repainted_and_animated_from_one_upload(make_app, comfy):
@@ -60,7 +61,7 @@ def test_a_picture_is_repainted_and_animated_from_one_upload(make_app, comfy):
 
 def test_an_output_that_needs_a_picture_fails_clearly_without_one(make_app, comfy):
     client = make_app(COMFYUI_URL=comfy.url).test_client()
-    run = client.post("/api/schema/pipeline/generation?wait=120", json={
+    run = phase_done(client, "/api/schema/pipeline/generation", json={
         "output_configs": ["ltx_image_to_video", "sketch_offline"], "prompt": "a kite", "lang": "en"}).get_json()
     by_id = {o["output_config"]: o for o in run.get("outputs") or []}
     assert by_id, run

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.waiting import finished
+from tests.waiting import finished, phase_done
 
 pytestmark = pytest.mark.slow
-WAIT = "?wait=180"
 
 
 def post_run(client, phase: str, body: dict, tries: int = 3) -> dict:
@@ -86,13 +85,13 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
     assert start["interception"]["context"] == "Describe everything as if it were made of paper."
 
     edited = "a paper lighthouse folded from blue paper, paper waves"
-    opt = client.post(f"/api/schema/pipeline/optimize{WAIT}", json={
+    opt = phase_done(client, "/api/schema/pipeline/optimize", json={
         "run_id": run_id, "output_config": "sketch_offline", "prompt": edited, "lang": "en"}).get_json()
     assert opt["status"] == "succeeded" and opt["run_id"] == run_id
     assert opt["optimizations"]["sketch_offline"]["input"] == edited
 
     final = "paper lighthouse, blue folded waves, origami"
-    gen = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    gen = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run_id, "output_configs": ["sketch_offline"], "prompts": {"sketch_offline": final},
         "seed": 1234, "lang": "en"}).get_json()
     assert gen["status"] == "succeeded", gen
@@ -106,13 +105,13 @@ def test_three_phase_flow_with_edits_shares_one_run_and_records_every_edit(clien
         after = [e for e in entities if e["sequence"] > edit["sequence"]][0]
         assert after["item_type"] in ("stage1_safety_check", "stage2_safety_check", "stage3_safety_check")
     # "generate again" with the same prompt and seed: a second output, the same picture (reproducible)
-    again = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    again = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run_id, "output_configs": ["sketch_offline"], "prompts": {"sketch_offline": final},
         "seed": 1234, "lang": "en"}).get_json()
     assert [o["index"] for o in again["outputs"]] == [0, 1]
     assert client.get(again["outputs"][1]["url"]).data == client.get(out["url"]).data
     # in a new run too
-    fresh = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    fresh = phase_done(client, "/api/schema/pipeline/generation", json={
         "output_configs": ["sketch_offline"], "prompt": final, "seed": 1234, "lang": "en"}).get_json()
     assert fresh["run_id"] != run_id and fresh["status"] == "succeeded"
     assert client.get(fresh["outputs"][0]["url"]).data == client.get(out["url"]).data
@@ -146,7 +145,7 @@ def test_one_failing_output_does_not_fail_the_others(client):
 
 @pytest.mark.parametrize("lang", ["de", "en"])
 def test_p86a_input_is_blocked_at_stage1_with_a_message(app, client, lang):
-    run = client.post(f"/api/schema/pipeline/execute{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/execute", json={
         "schema": "dada", "input_text": "eine Fahne mit H4kenkr3uz", "lang": lang,
         "output_configs": ["sketch_offline"]}).get_json()
     assert run["status"] == "blocked"
@@ -162,7 +161,7 @@ def test_p86a_input_is_blocked_at_stage1_with_a_message(app, client, lang):
 
 def test_edited_prompt_that_turns_harmful_is_blocked_at_stage3(app, client):
     run_id = post_run(client, "stage2", {"schema": "pop_art", "input_text": "a soup can", "lang": "en"})["run_id"]
-    gen = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    gen = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run_id, "output_configs": ["sketch_offline"],
         "prompts": {"sketch_offline": "a soup can with a big swastika on it"}}).get_json()
     assert gen["status"] == "blocked"
@@ -175,7 +174,7 @@ def test_retried_post_with_the_same_run_id_is_idempotent(app, client):
     run_id = str(uuid.uuid4())
     body = {"schema": "haiku", "input_text": "rain on a window", "lang": "en", "run_id": run_id}
     first = client.post("/api/schema/pipeline/stage2", json=body)
-    second = client.post(f"/api/schema/pipeline/stage2{WAIT}", json=body)
+    second = phase_done(client, "/api/schema/pipeline/stage2", json=body)
     assert first.status_code == 202 and first.get_json()["run_id"] == run_id
     assert second.get_json()["run_id"] == run_id and second.get_json()["status"] == "succeeded"
     assert item_types(app, run_id).count("pipeline_start") == 1

@@ -14,8 +14,8 @@ from typing import Iterator
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=90"
 PASSES = {"fr": "Un drapeau rouge au soleil", "ja": "赤い旗と太陽", "sw": "Bendera nyekundu na jua",
           "pt": "Uma bandeira vermelha ao sol", "fi": "Suuri lippu aukiolla", "en": "A red flag in the sun"}
 TRANSLATIONS = {"Un drapeau rouge": "A red flag in the sun", "赤い旗": "A red flag and the sun",
@@ -60,7 +60,7 @@ def client(app):
 
 
 def test_a_stille_post_pass_is_shown_only_after_its_back_translation_passed(app, client):
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "stillepost", "input_text": "a red flag in the sun", "lang": "en"}).get_json()
     assert run["status"] == "blocked" and run["block"]["checkpoint"] == "back_translation", run
     shown = run["interception"]["iterations"]
@@ -78,7 +78,7 @@ def test_a_stille_post_pass_is_shown_only_after_its_back_translation_passed(app,
 
 
 def test_rules_in_another_language_are_checked_in_their_translation(client, ollama):
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "user_defined", "input_text": "a flag in the wind", "context_prompt": "Piirrä aina lippu",
         "lang": "en"}).get_json()
     assert run["status"] == "blocked" and run["block"]["checkpoint"] == "rules_translation", run

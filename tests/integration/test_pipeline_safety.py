@@ -12,8 +12,8 @@ import pytest
 
 from devserver.app import create_app, shutdown
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 HARMFUL_MODEL_TEXT = "A big Hakenkreuz flag over the square"
 
 
@@ -33,7 +33,7 @@ def ollama_app(make_app, ollama):
 def test_a_harmful_model_text_is_recorded_but_never_shown_to_the_student(ollama_app, ollama):
     ollama.answer = HARMFUL_MODEL_TEXT
     client = ollama_app.test_client()
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "dada", "input_text": "a flag over the square", "lang": "en"}).get_json()
     assert run["status"] == "blocked" and run["block"]["checkpoint"] == "interception"
     assert HARMFUL_MODEL_TEXT not in json.dumps(run)  # status: no iteration, no result
@@ -46,23 +46,23 @@ def test_a_harmful_model_text_is_recorded_but_never_shown_to_the_student(ollama_
 
 
 def test_a_blocked_run_cannot_be_generated_without_a_new_checked_text(client):
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "bauhaus", "input_text": "eine Hakenkreuz Fahne", "lang": "de"}).get_json()
     assert run["status"] == "blocked"
-    gen = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    gen = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run["run_id"], "output_configs": ["sketch_offline"]}).get_json()
     assert gen["status"] == "failed" and gen["error"]["code"] == "nothing_to_generate"
     assert gen["outputs"] == [] and gen["optimizations"] == {}
     # a new text of the student's is checked like any other and may go on
-    fixed = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    fixed = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run["run_id"], "output_configs": ["sketch_offline"], "prompt": "a red flag with a sun"}).get_json()
     assert fixed["status"] == "succeeded" and fixed["outputs"][0]["prompt"] == "a red flag with a sun"
 
 
 def test_an_edited_optimization_input_is_checked(client):
-    run_id = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run_id = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "haiku", "input_text": "a frog in the pond", "lang": "en"}).get_json()["run_id"]
-    opt = client.post(f"/api/schema/pipeline/optimize{WAIT}", json={
+    opt = phase_done(client, "/api/schema/pipeline/optimize", json={
         "run_id": run_id, "output_config": "sketch_offline", "prompt": "a frog with SS runes"}).get_json()
     assert opt["status"] == "blocked" and opt["block"]["checkpoint"] == "user_edit"
 
@@ -70,7 +70,7 @@ def test_an_edited_optimization_input_is_checked(client):
 def test_a_restored_run_keeps_its_outputs_and_never_gets_a_looser_level(tmp_path):
     exports = tmp_path / "exports"
     adult = create_app({"TESTING": True, "EXPORTS_DIR": exports, "DEFAULT_SAFETY_LEVEL": "adult"})
-    first = adult.test_client().post(f"/api/schema/pipeline/generation{WAIT}", json={
+    first = phase_done(adult.test_client(), "/api/schema/pipeline/generation", json={
         "output_configs": ["sketch_offline"], "prompt": "a lighthouse at night", "seed": 5}).get_json()
     assert first["status"] == "succeeded" and first["safety_level"] == "adult"
     original = adult.test_client().get(first["outputs"][0]["url"]).data
@@ -79,7 +79,7 @@ def test_a_restored_run_keeps_its_outputs_and_never_gets_a_looser_level(tmp_path
     kids = create_app({"TESTING": True, "EXPORTS_DIR": exports, "DEFAULT_SAFETY_LEVEL": "kids"})
     try:
         client = kids.test_client()
-        again = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+        again = phase_done(client, "/api/schema/pipeline/generation", json={
             "run_id": first["run_id"], "output_configs": ["sketch_offline"],
             "prompt": "ein blutiges Massaker im Dorf", "safety_level": "research"}).get_json()
         assert again["safety_level"] == "kids"
@@ -91,14 +91,14 @@ def test_a_restored_run_keeps_its_outputs_and_never_gets_a_looser_level(tmp_path
 
 
 def test_a_later_phase_can_make_the_level_stricter(client):
-    run = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/generation", json={
         "output_configs": ["sketch_offline"], "prompt": "a quiet forest"}).get_json()
     assert run["safety_level"] == "youth"
-    again = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    again = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run["run_id"], "output_configs": ["sketch_offline"], "prompt": "a quiet forest at dusk",
         "safety_level": "kids"}).get_json()
     assert again["safety_level"] == "kids"
-    looser = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    looser = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run["run_id"], "output_configs": ["sketch_offline"], "prompt": "a quiet forest at dawn",
         "safety_level": "adult"}).get_json()
     assert looser["safety_level"] == "kids"

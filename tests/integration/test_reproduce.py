@@ -12,12 +12,13 @@ import pytest
 from devserver.recorder.items import read_items
 from devserver.recorder.reproduce import reproduce
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _execute(client, text: str) -> dict:
-    body = client.post("/api/schema/pipeline/execute?wait=600", json={
+    body = phase_done(client, "/api/schema/pipeline/execute", json={
         "schema": "dada", "input_text": text, "output_configs": ["sketch_offline"]}).get_json()
     assert body["status"] in ("succeeded", "blocked"), body
     return body

@@ -27,7 +27,7 @@ from devserver.recorder.items import METADATA_FIELDS
 from devserver.recorder.xmlrecord import NAMESPACE, XSD_PATH, read_value
 from tests.conftest import TEST_PASSWORD, CsrfClient, add_user
 from tests.fakes.ollama_fake import OllamaFake
-from tests.waiting import until
+from tests.waiting import phase_done, until
 
 SECRET = "sk-or-v1-this-key-must-never-leave-the-server"
 ROLES = {"TRANSLATION_MODEL": "ollama/writer:latest", "STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest",
@@ -47,11 +47,11 @@ def recorded(tmp_path_factory) -> Iterator[tuple]:
         student = app.test_client()  # the loopback default person runs the pipeline
         run_ids = []
         for text in FORMULAS:
-            body = student.post("/api/schema/pipeline/execute?wait=120", json={
+            body = phase_done(student, "/api/schema/pipeline/execute", json={
                 "schema": "dada", "input_text": text, "output_configs": ["sketch_offline"]}).get_json()
             assert body["status"] == "succeeded", body
             run_ids.append(body["run_id"])
-        blocked = student.post("/api/schema/pipeline/execute?wait=120", json={
+        blocked = phase_done(student, "/api/schema/pipeline/execute", json={
             "schema": "bauhaus", "input_text": "eine Hakenkreuz Fahne", "output_configs": ["sketch_offline"]}).get_json()
         assert blocked["status"] == "blocked", blocked
         app.extensions["devserver.blocked_run"] = blocked
@@ -268,7 +268,7 @@ def test_the_index_follows_a_run_while_it_is_going(recorded):
 
     recorder.index.upsert = spy
     try:
-        body = app.test_client().post("/api/schema/pipeline/execute?wait=120", json={
+        body = phase_done(app.test_client(), "/api/schema/pipeline/execute", json={
             "schema": "dada", "input_text": "Ein Boot im Hafen", "output_configs": ["sketch_offline"]}).get_json()
     finally:
         recorder.index.upsert = original

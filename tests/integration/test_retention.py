@@ -8,6 +8,7 @@ from typing import Iterator
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
 ROLES = {"TRANSLATION_MODEL": "ollama/writer:latest", "STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest",
          "STAGE2_OPTIMIZATION_MODEL": "ollama/writer:latest"}
@@ -31,7 +32,7 @@ def _session(teacher, title: str, days: int) -> str:
 
 
 def _run(client, text: str = "Ein Hund im Park") -> str:
-    body = client.post("/api/schema/pipeline/execute?wait=60", json={
+    body = phase_done(client, "/api/schema/pipeline/execute", json={
         "schema": "dada", "input_text": text, "output_configs": ["sketch_offline"]}).get_json()
     assert body["status"] in ("succeeded", "blocked"), body
     return body["run_id"]

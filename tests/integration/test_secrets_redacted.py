@@ -11,6 +11,7 @@ import pytest
 
 from config import MODEL_ROLES
 from tests.fakes.openrouter_fake import OpenRouterFake
+from tests.waiting import phase_done
 
 KEY = "sk-or-v1-0123456789abcdef0123456789abcdef"
 CHAT = "openrouter/openai/gpt-4o-mini"
@@ -32,8 +33,7 @@ def test_an_echoed_api_key_reaches_no_surface(make_app, echoing, caplog, login):
     client = app.test_client()
     echoing.fail_images, echoing.error_status = True, 500  # the image model fails and quotes our header
 
-    response = client.post("/api/schema/pipeline/generation?wait=60",
-                           json={"output_configs": ["gemini_image"], "prompt": "a kite over the sea", "lang": "en"})
+    response = phase_done(client, "/api/schema/pipeline/generation", json={"output_configs": ["gemini_image"], "prompt": "a kite over the sea", "lang": "en"})
     body = response.get_data(as_text=True)
     assert KEY not in body
     run_id = response.get_json().get("run_id") or response.get_json()["error"]["details"]["run_id"]

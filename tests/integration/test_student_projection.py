@@ -14,8 +14,8 @@ import pytest
 
 from devserver.app import create_app, shutdown
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 BLOCKED_INTERCEPTION = "A big Hakenkreuz flag over the square"
 BLOCKED_SKETCH = ('function setup() { createCanvas(512, 512) }\n'
                   'function draw() { background(255); text("Haken" + "kreuz", 10, 40) }\n')
@@ -48,17 +48,17 @@ def settings(exports):
 def _make_run(client: Any, ollama: OllamaFake) -> str:
     """A run with a blocked interception, a blocked sketch, a kept raw answer and one real picture."""
     ollama.answer = BLOCKED_INTERCEPTION
-    run = client.post(f"/api/schema/pipeline/stage2{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={
         "schema": "dada", "input_text": "a flag over the square in the morning", "lang": "en"}).get_json()
     assert run["status"] == "blocked", run
     run_id = run["run_id"]
     ollama.answer = f"```javascript\n{BLOCKED_SKETCH}```"
-    gen = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    gen = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run_id, "output_configs": ["sketch_offline", "p5js_code"],
         "prompts": {"sketch_offline": "a red flag with a sun", "p5js_code": "a red flag with a sun"}}).get_json()
     assert [o["status"] for o in gen["outputs"]] == ["succeeded", "blocked"], gen
     ollama.answer = RAW_ANSWER
-    failed = client.post(f"/api/schema/pipeline/generation{WAIT}", json={
+    failed = phase_done(client, "/api/schema/pipeline/generation", json={
         "run_id": run_id, "output_configs": ["p5js_code"], "prompt": "a calm lake"}).get_json()
     assert failed["outputs"][-1]["status"] == "failed", failed
     return run_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from tests.waiting import phase_done
 
 BLOCKED_TEXT = "eine Fahne mit H4kenkr3uz"  # stopped by the §86a term list before any model call
 SKETCH = {"output_config": "sketch_offline", "prompt": "a red circle next to a blue square", "seed": 7, "lang": "en"}
@@ -42,7 +43,7 @@ def student(app, join, session: dict):
 
 
 def sketch_run(client, **extra) -> dict:
-    r = client.post("/api/schema/pipeline/generation?wait=30", json={**SKETCH, **extra})
+    r = phase_done(client, "/api/schema/pipeline/generation", json={**SKETCH, **extra})
     assert r.status_code == 200, r.get_json()
     return r.get_json()
 
@@ -96,8 +97,7 @@ def test_an_unknown_code_is_a_friendly_404_in_the_students_language(net_app, lan
 
 def test_a_kids_session_runs_a_request_for_adult_at_kids(net_app, teacher, join):
     kid = student(net_app, join, new_session(teacher, safety_level="kids"))
-    r = kid.post("/api/schema/pipeline/stage2?wait=30",
-                 json={"schema": "dada", "input_text": BLOCKED_TEXT, "safety_level": "adult"})
+    r = phase_done(kid, "/api/schema/pipeline/stage2", json={"schema": "dada", "input_text": BLOCKED_TEXT, "safety_level": "adult"})
     run = r.get_json()
     assert run["status"] == "blocked" and run["safety_level"] == "kids"
     checks = [e for e in kid.get(f"/api/pipeline/{run['run_id']}/entities").get_json()["entities"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from tests.waiting import phase_done
 
 REASON = "A detective story for the reading project, not violence."
 
@@ -26,7 +27,7 @@ def workshop(make_app, login, join):
 
 
 def blocked_run(student, text: str) -> dict:
-    run = student.post("/api/schema/pipeline/stage2?wait=60", json={
+    run = phase_done(student, "/api/schema/pipeline/stage2", json={
         "schema": "dada", "input_text": text, "lang": "en", "safety_level": "adult"}).get_json()
     assert run["status"] == "blocked", run
     return run

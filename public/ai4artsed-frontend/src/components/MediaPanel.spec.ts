@@ -40,40 +40,26 @@ describe('MediaPanel', () => {
     expect(wrapper.find('a[download]').attributes('href')).toBe(`${api.url}/api/media/${mediaType}/run-1/0`)
   })
 
-  it('shows generated code and runs it in a scripts-only sandbox with the offline p5.js', async () => {
+  it('shows generated code and runs it from its own page in a scripts-only sandbox', async () => {
     const wrapper = mountMedia('code', 2)
     await until(() => wrapper.find('[data-testid="sketch-code"]').exists(), 3000, 'the sketch code')
     expect(wrapper.find('[data-testid="sketch-code"]').text()).toBe(SKETCH)
     const frame = wrapper.find('[data-testid="sketch-frame"]')
     expect(frame.attributes('sandbox')).toBe('allow-scripts')
-    const srcdoc = frame.attributes('srcdoc')!
-    expect(srcdoc).toMatch(new RegExp(`<script nonce="[0-9a-f]{32}" src="${api.url}/vendor/p5.min.js"></script>`))
-    expect(srcdoc).toContain('function setup()')
-    // The code's own "</script>" must not end the script element early.
-    expect(srcdoc.match(/<\/script>/g)).toHaveLength(3)
+    expect(frame.attributes('src')).toBe(`${api.url}/api/media/code/run-1/2/frame`)
+    expect(frame.attributes('srcdoc')).toBeUndefined() // an inline document would need inline scripts in the app
   })
 
-  it('gives the sketch a Content-Security-Policy: only the local p5 file and its own scripts, data/blob images', async () => {
+  it('shows a note instead of the sketch when its own frame reports that p5.js is missing', async () => {
     const wrapper = mountMedia('code', 2)
     await until(() => wrapper.find('[data-testid="sketch-frame"]').exists(), 3000, 'the sketch frame')
-    const doc = new DOMParser().parseFromString(wrapper.find('[data-testid="sketch-frame"]').attributes('srcdoc')!, 'text/html')
-    const metas = doc.head.querySelectorAll('meta[http-equiv="Content-Security-Policy"]')
-    expect(metas).toHaveLength(1)
-    // The policy must come before any script, or the browser runs those scripts unprotected.
-    expect(doc.head.firstElementChild?.nextElementSibling).toBe(metas[0])
-    const directives = Object.fromEntries(metas[0].getAttribute('content')!.split(';').map((d) => {
-      const [name, ...values] = d.trim().split(/\s+/)
-      return [name, values]
-    }))
-    expect(directives['default-src']).toEqual(["'none'"])
-    expect(directives['img-src']).toEqual(['data:', 'blob:'])
-    const nonce = directives['script-src'].find((v: string) => v.startsWith("'nonce-"))!.slice(7, -1)
-    expect(directives['script-src']).toEqual([`'nonce-${nonce}'`, `${api.url}/vendor/p5.min.js`])
-    expect(directives['connect-src']).toBeUndefined() // falls back to default-src 'none': no fetch, no XHR
-    // Every script of the document carries the nonce, so none of them is refused.
-    const scripts = Array.from(doc.querySelectorAll('script'))
-    expect(scripts).toHaveLength(3)
-    expect(scripts.every((s) => s.getAttribute('nonce') === nonce)).toBe(true)
+    const frame = wrapper.find('[data-testid="sketch-frame"]').element as HTMLIFrameElement
+    window.dispatchEvent(new MessageEvent('message', { data: 'p5-missing', source: window }))
+    await wrapper.vm.$nextTick()
+    expect(wrapper.find('[data-testid="sketch-p5-missing"]').exists()).toBe(false) // not from its frame: ignored
+    window.dispatchEvent(new MessageEvent('message', { data: 'p5-missing', source: frame.contentWindow }))
+    await until(() => wrapper.find('[data-testid="sketch-p5-missing"]').exists(), 3000, 'the p5 note')
+    expect(wrapper.find('[data-testid="sketch-p5-missing"]').text()).toContain('p5.js')
   })
 
   it('shows generated text as text', async () => {
