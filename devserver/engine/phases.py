@@ -206,7 +206,8 @@ def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, t
     ctx.state.set_optimization(output_id, instruction=output_chunk.optimization_instruction.get(ctx.state.lang)
                                if output_chunk.optimization_instruction else None, input=text, result=None,
                                status="running")
-    step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang)
+    reliable = not ctx.services.router.is_demo(chunk.model_role)
+    step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang, reliable=reliable)
     item = {"file": ctx.entity(f"optimization_{output_id}", step.text),
             "metadata": {"output_config": output_id, **step.record()}}
     if step.skipped is None:  # a model wrote it: checked before the student sees it

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
 import zipfile
 from xml.etree import ElementTree as ET
@@ -36,7 +37,8 @@ CSV_COLUMNS = ("run_id", "sequence", "timestamp", "stage", "stage_iteration", "l
 _SPREAD = ("model", "model_used", "model_requested", "backend", "duration_ms", "parameters")
 # Media formats are already compressed; deflating them again only costs time.
 TEXT_EXTENSIONS = frozenset({"txt", "json", "jsonl", "csv", "md", "py", "js", "html", "css", "svg", "xml"})
-BULK_LIMIT = 500  # runs per bulk ZIP request (it carries media)
+BULK_LIMIT = 50  # runs per bulk ZIP built in the request (it carries media); more: a background job
+SKIPPED_REASON = "deleted while the export ran"
 STREAM_LIMIT = 1_000_000  # runs per streamed bulk export (one run in memory at a time)
 
 
@@ -126,11 +128,11 @@ def _write_run(archive: zipfile.ZipFile, recorder: "LivePipelineRecorder", run_i
                           compress_type=zipfile.ZIP_DEFLATED if text else zipfile.ZIP_STORED)
 
 
-def _zip(build: Callable[[zipfile.ZipFile], None]) -> IO[bytes]:
+def _zip(build: Callable[[IO[bytes]], Any]) -> IO[bytes]:
+    """Build a ZIP into an anonymous temporary file with `build(file)` and return the file, rewound."""
     body = tempfile.TemporaryFile()
     try:
-        with zipfile.ZipFile(body, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            build(archive)
+        build(body)
     except BaseException:
         body.close()
         raise
@@ -166,9 +168,10 @@ def export_zip(recorder: "LivePipelineRecorder", run_id: str) -> Export:
     """Export one run as a ZIP: README.txt, metadata.json, events.jsonl, events.csv and every entity file."""
     recorder.metadata(run_id)
 
-    def build(archive: zipfile.ZipFile) -> None:
-        archive.writestr("README.txt", README)
-        _write_run(archive, recorder, run_id, "", media=True)
+    def build(body: IO[bytes]) -> None:
+        with zipfile.ZipFile(body, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("README.txt", README)
+            _write_run(archive, recorder, run_id, "", media=True)
 
     return Export(_zip(build), "application/zip", f"run-{run_id}.zip")
 
@@ -197,32 +200,57 @@ FORMATS: dict[str, Callable[["LivePipelineRecorder", str], Export]] = {
     "pdf": export_pdf, "otel": export_otel}
 
 
+def write_bulk_zip(target: IO[bytes], recorder: "LivePipelineRecorder",
+                   rows: Iterable[tuple[str, dict[str, Any] | None]],
+                   selection: dict[str, Any], *, media: bool = True,
+                   progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Write index rows as one ZIP into `target`: a folder per run plus README.txt, manifest.json and runs.csv.
+
+    `rows` are (run id, index row) pairs and may be lazy (a background job reads one row at a time; a row
+    of None stands for a run that is gone);
+    `selection` holds `filters, total, offset, limit` for the manifest. `progress(runs_done, bytes_written)`
+    is called after each run and may raise to stop. Returns the ids of runs that were gone."""
+    included: list[str] = []
+    missing: list[str] = []
+    with tempfile.SpooledTemporaryFile(max_size=1_000_000, mode="w+b") as table, \
+            zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        table.write(("\ufeff" + next(csv_lines([list(COLUMNS)]))).encode("utf-8"))
+        for done, (run_id, row) in enumerate(rows, start=1):
+            try:
+                if row is None:
+                    raise NotFound(run_id)
+                _write_run(archive, recorder, run_id, f"{run_id}/", media)
+            except NotFound:  # deleted after the index listed it
+                missing.append(run_id)
+            else:
+                included.append(run_id)
+                values = [_json(row[c]) if isinstance(row[c], list) else row[c] for c in COLUMNS]
+                table.write(next(csv_lines([values])).encode("utf-8"))
+            if progress is not None:
+                progress(done, target.tell())
+        table.seek(0)
+        with archive.open("runs.csv", "w") as entry:
+            shutil.copyfileobj(table, entry)
+        skipped = "".join(f"  {run_id} ({SKIPPED_REASON})\n" for run_id in missing)
+        archive.writestr("README.txt", README + (f"\nSkipped runs:\n{skipped}" if skipped else ""))
+        listed = len(included) + len(missing)
+        archive.writestr("manifest.json", dump_json({
+            "filters": selection["filters"], "total": selection["total"], "offset": selection["offset"],
+            "limit": selection["limit"], "included": len(included), "missing": missing, "media": media,
+            "truncated": selection["offset"] + listed < selection["total"], "runs": included}))
+    return missing
+
+
 def export_many(recorder: "LivePipelineRecorder", page: dict[str, Any], filters: dict[str, Any], *,
                 media: bool = True) -> Export:
-    """Export a page of index rows as one ZIP: a folder per run plus README.txt, manifest.json and runs.csv."""
-    missing: list[str] = []
-
-    def build(archive: zipfile.ZipFile) -> None:
-        for row in page["runs"]:
-            try:
-                _write_run(archive, recorder, row["run_id"], f"{row['run_id']}/", media)
-            except NotFound:  # deleted after the index listed it
-                missing.append(row["run_id"])
-        rows = [list(COLUMNS), *([_json(r[c]) if isinstance(r[c], list) else r[c] for c in COLUMNS]
-                                 for r in page["runs"] if r["run_id"] not in missing)]
-        archive.writestr("runs.csv", ("\ufeff" + "".join(csv_lines(rows))).encode("utf-8"))
-        skipped = "".join(f"  {run_id} (deleted while the export ran)\n" for run_id in missing)
-        archive.writestr("README.txt", README + (f"\nSkipped runs:\n{skipped}" if skipped else ""))
-        archive.writestr("manifest.json", dump_json({
-            "filters": filters, "total": page["total"], "offset": page["offset"], "limit": page["limit"],
-            "included": len(page["runs"]) - len(missing), "missing": missing, "media": media,
-            "truncated": page["offset"] + len(page["runs"]) < page["total"], "runs": page["runs"]}))
-
-    return Export(_zip(build), "application/zip", "runs-export.zip")
+    """Export a page of index rows as one ZIP (built in a temporary file; see `write_bulk_zip`)."""
+    selection = {"filters": filters, "total": page["total"], "offset": page["offset"], "limit": page["limit"]}
+    rows = [(row["run_id"], row) for row in page["runs"]]
+    return Export(_zip(lambda body: write_bulk_zip(body, recorder, rows, selection, media=media)),
+                  "application/zip", "runs-export.zip")
 
 
 # -- streamed bulk exports ----------------------------------------------------------------------------
-SKIPPED_REASON = "deleted while the export ran"
 
 
 def _documents(recorder: "LivePipelineRecorder", run_ids: Iterable[str], skipped: list[str]) -> Iterator[dict[str, Any]]:

@@ -34,6 +34,37 @@ ITEM_TYPES = frozenset({
     "image_description",      # (+) the vision model's description of that picture (VISION_MODEL), checked
 })
 
+# The metadata fields of each item type: docs/RESEARCH_EXPORT.md §3 explains every one (a test compares
+# the two), and build_item refuses any other, so the record cannot outgrow its documentation.
+_CALL = ("backend", "model_requested", "model_used", "parameters", "duration_ms", "usage", "cost", "ids", "attempts")
+_STEP = (*_CALL, "finish_reason", "chat_request", "answer_sha256", "logprobs", "skipped", "language", "quality",
+         "fallback", "withheld")
+_VERDICT = ("checkpoint", "level", "decision", "method", "category", "matched_terms", "latency_ms", "model",
+            "teacher_reason", "calls")
+_BLOCK = ("status", "output_config", "stage", "checkpoint", "category", "message")
+_MEDIA = (*_CALL, "files", "output_config", "index", "seed", "prompt", "negative_prompt", "mime", "withheld",
+          "input_image", "denoise")
+_FAILURE = ("output_config", "code", "message", "details", "withheld")
+METADATA_FIELDS: dict[str, frozenset[str]] = {name: frozenset(fields) for name, fields in {
+    "pipeline_start": ("phase", "request"), "stage_transition": ("from", "to", "step"),
+    "user_input_text": ("lang",), "user_edit": ("field", "original"), "translation_result": (*_STEP, "checkpoint"),
+    "stage1_safety_check": (*_VERDICT, "file"), "stage2_safety_check": _VERDICT,
+    "stage3_safety_check": (*_VERDICT, "output_config", "positive_prompt", "negative_prompt"),
+    "stage4_safety_check": (*_VERDICT, "output_config", "index"),
+    "stage1_blocked": _BLOCK, "stage2_blocked": _BLOCK, "stage3_blocked": _BLOCK, "stage4_blocked": _BLOCK,
+    "interception_iteration": (*_STEP, "back_translation"),
+    "interception_final": ("schema", "config_version", "iterations", "parts"),
+    "optimization_result": (*_STEP, "output_config"),
+    **{f"output_{kind}": _MEDIA for kind in ("image", "audio", "music", "video", "code", "text")},
+    "pipeline_complete": ("status", "phase"), "pipeline_error": ("status", "code", "message", "details", "withheld"),
+    "output_failed": _FAILURE, "pipeline_cancelled": ("status", *_FAILURE),
+    "queue_update": ("output_config", "backend", "position", "waited_ms"),
+    "moderation_release": ("checkpoint", "category", "block_sequence", "reason", "released_by", "audit_id"),
+    "pipeline_interrupted": ("previous_status",),
+    "user_input_image": ("mime", "width", "height", "bytes", "sha256", "metadata_removed", "checked"),
+    "image_description": (*_STEP, "input_image"),
+}.items()}
+
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")
 SAFETY_CHECK_ITEMS = {"stage1": "stage1_safety_check", "stage2": "stage2_safety_check",
                       "stage3": "stage3_safety_check", "stage4": "stage4_safety_check"}
@@ -52,9 +83,13 @@ def build_item(sequence: int, item_type: str, *, stage: str | None = None, conte
                media_type: str = "text", stage_iteration: int | None = None,
                loop_iteration: int | None = None, metadata: dict[str, Any] | None = None,
                file: str | None = None) -> dict[str, Any]:
-    """Return one item with every field of the taxonomy; unknown item types are a programming error."""
+    """Return one item with every field of the taxonomy; unknown item types and fields are programming errors."""
     if item_type not in ITEM_TYPES:
         raise ValueError(f"unknown item_type {item_type!r}; known: {', '.join(sorted(ITEM_TYPES))}")
+    undeclared = set(metadata or ()) - METADATA_FIELDS.get(item_type, frozenset())
+    if undeclared:
+        raise ValueError(f"{item_type} items have no field {', '.join(sorted(undeclared))}: declare it in "
+                         "METADATA_FIELDS and describe it in docs/RESEARCH_EXPORT.md")
     return {"sequence": sequence, "timestamp": now_iso(), "stage": stage, "stage_iteration": stage_iteration,
             "loop_iteration": loop_iteration, "item_type": item_type, "media_type": media_type,
             "content": content, "file": file, "metadata": metadata or {}}

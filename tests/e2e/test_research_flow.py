@@ -1,4 +1,4 @@
-"""Researchers in a real browser: log in, filter the recorded runs, open a run's journey, download a ZIP.
+"""Researchers in a real browser: log in, filter the recorded runs, prepare and download a ZIP, open a journey.
 
 The runs are made through the real API first (a blocked one, and a full run on the embedded model with
 the offline sketch), as the loopback default person; the researcher is another browser login.
@@ -58,10 +58,24 @@ def test_a_researcher_filters_opens_a_journey_and_downloads_a_zip(page: Page, li
     rows = page.get_by_test_id("research-row")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Schulhof")
+    expect(rows.first).to_contain_text("gestoppt")  # the status in words (German browser), not the API's code
+
+    page.get_by_test_id("export-job-start").click()  # the server builds the ZIP in the background
+    link = page.get_by_test_id("export-job-download")
+    expect(link).to_be_visible(timeout=PHASE_TIMEOUT_MS)
+    with page.expect_download() as prepared:
+        link.click()
+    bulk = zipfile.ZipFile(io.BytesIO(open(prepared.value.path(), "rb").read()))
+    blocked_id = runs["blocked"]["run_id"]
+    assert json.loads(bulk.read("manifest.json"))["runs"] == [blocked_id]
+    record = live_app.extensions["devserver.recorder"]
+    assert json.loads(bulk.read(f"{blocked_id}/metadata.json")) == record.metadata(blocked_id)
+    lines = bulk.read(f"{blocked_id}/events.jsonl").decode().splitlines()
+    assert [json.loads(line) for line in lines] == record.events(blocked_id)
 
     rows.first.get_by_role("link").click()
     expect(page).to_have_url(re.compile(rf"/research/runs/{runs['blocked']['run_id']}$"))
-    expect(page.get_by_test_id("run-facts")).to_contain_text("blocked")
+    expect(page.get_by_test_id("run-facts")).to_contain_text("gestoppt")
     expect(page.get_by_test_id("journey-timeline")).to_contain_text("Hakenkreuz")  # staff see what was typed
 
     with page.expect_download() as download:

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import shutil
+import time
 import zipfile
 from typing import Iterator
 from xml.etree import ElementTree as ET
@@ -22,9 +23,11 @@ from pypdf import PdfReader
 
 from devserver.app import create_app, shutdown
 from devserver.recorder.export import csv_lines
+from devserver.recorder.items import METADATA_FIELDS
 from devserver.recorder.xmlrecord import NAMESPACE, XSD_PATH, read_value
-from tests.conftest import TEST_PASSWORD, add_user
+from tests.conftest import TEST_PASSWORD, CsrfClient, add_user
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import until
 
 SECRET = "sk-or-v1-this-key-must-never-leave-the-server"
 ROLES = {"TRANSLATION_MODEL": "ollama/writer:latest", "STAGE2_INTERCEPTION_MODEL": "ollama/writer:latest",
@@ -70,6 +73,19 @@ def _export(client, run_id: str, fmt: str):
     response = client.get(f"/api/runs/{run_id}/export/{fmt}")
     assert response.status_code == 200, response.data[:300]
     return response
+
+
+def test_records_of_real_runs_carry_only_documented_fields(recorded):
+    app, client, _ = recorded
+    recorder = app.extensions["devserver.recorder"]
+    seen: set[str] = set()
+    for row in recorder.index.list(limit=500)["runs"]:
+        for item in recorder.events(row["run_id"]):
+            assert set(item["metadata"]) <= METADATA_FIELDS[item["item_type"]], item  # documented: test_research_doc
+            seen.add(item["item_type"])
+    assert {"pipeline_start", "stage_transition", "user_input_text", "stage1_safety_check", "translation_result",
+            "interception_iteration", "interception_final", "optimization_result", "stage2_safety_check",
+            "stage3_safety_check", "output_image", "pipeline_complete", "stage1_blocked"} <= seen, seen
 
 
 def test_json_and_jsonl_give_back_the_record(recorded):
@@ -259,3 +275,63 @@ def test_the_index_follows_a_run_while_it_is_going(recorded):
     assert body["status"] == "succeeded"
     running = {stage for status, stage in seen if status == "running"}
     assert {"stage1", "stage2", "stage3", "stage4"} <= running, seen  # not "queued" until the very end
+
+
+def _researcher(app, name: str) -> CsrfClient:
+    """A browser-like client of another researcher (it sends the CSRF token on writes, as the web app does)."""
+    client = CsrfClient(app, app.response_class, use_cookies=True)
+    user = add_user(app, "researcher", name)
+    assert client.post("/api/auth/login", json={"name": user.name, "password": TEST_PASSWORD}).status_code == 200
+    return client
+
+
+def test_a_media_zip_is_built_in_the_background_and_only_its_owner_downloads_it(recorded):
+    app, _, _ = recorded
+    owner, other = _researcher(app, "r_owner"), _researcher(app, "r_other")
+    run_ids = [row["run_id"] for row in owner.get("/api/runs/list?schema=dada&limit=500").get_json()["runs"]]
+    started = owner.post("/api/exports", json={"schema": "dada"})
+    assert started.status_code == 202, started.get_json()
+    job = started.get_json()
+    assert started.headers["Location"] == job["status_url"] and job["runs_total"] == len(run_ids)
+
+    def finished() -> dict:
+        body = owner.get(job["status_url"]).get_json()
+        return body if body["status"] in ("done", "failed") else {}
+
+    status = until(finished, "the export job to finish")
+    assert status["status"] == "done" and status["runs_done"] == len(run_ids) and not status["truncated"]
+    download = owner.get(status["download_url"])
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert "attachment" in download.headers["Content-Disposition"] and len(download.data) == status["bytes"]
+    archive = zipfile.ZipFile(io.BytesIO(download.data))
+    assert archive.testzip() is None
+    manifest = json.loads(archive.read("manifest.json"))
+    assert sorted(manifest["runs"]) == sorted(run_ids) and manifest["filters"] == {"schema": "dada"}
+    recorder = app.extensions["devserver.recorder"]
+    for run_id in run_ids:
+        record = _record(app, run_id)
+        assert json.loads(archive.read(f"{run_id}/metadata.json")) == record["metadata"]
+        lines = archive.read(f"{run_id}/events.jsonl").decode().splitlines()
+        assert [json.loads(line) for line in lines] == record["events"]
+        for name in record["files"]:  # texts and the picture, byte for byte
+            assert archive.read(f"{run_id}/{name}") == recorder.entity_path(run_id, name).read_bytes()
+    listed = {row["run_id"] for row in csv.DictReader(io.StringIO(archive.read("runs.csv").decode("utf-8-sig")))}
+    assert listed == set(run_ids)
+    jobs = app.extensions["devserver.export_jobs"]
+    assert [p.name for p in jobs.folder.iterdir()] == [f"{job['id']}.zip"]  # no half-written file left
+
+    for url in (job["status_url"], status["download_url"]):  # another researcher: as if there were no job
+        answer = other.get(url)
+        assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "export_job_not_found"
+
+    jobs.sweep(now=time.time() + jobs.keep_seconds + 1)  # its keep time is over
+    assert owner.get(job["status_url"]).status_code == 404 and not list(jobs.folder.iterdir())
+
+
+@pytest.mark.parametrize("body, field", [({"since": "yesterday"}, "since"), ({"limit": 10_001}, "limit"),
+                                         ({"format": "zip"}, "format"), ({"moderation": "maybe"}, "moderation")])
+def test_a_bad_export_job_request_is_a_400_naming_the_field(recorded, body, field):
+    app, _, _ = recorded
+    response = _researcher(app, "r_bad").post("/api/exports", json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"]["problems"][0]["field"] == field

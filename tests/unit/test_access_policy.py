@@ -47,6 +47,7 @@ EXPECTED: dict[policy.Rule, dict[str, Any]] = {
     policy.SESSION_WRITE: expect(anonymous=401, student_a=403, student_b=403, teacher_b=404, researcher=403),
     policy.POLICY["own_runs.mine"]: expect(anonymous=401),
     policy.RUN_TEACHER: expect(anonymous=401, student_a=403, student_b=403, teacher_b=404, researcher=403),
+    policy.EXPORT_JOB: expect(anonymous=401, student_a=403, student_b=403),
 }
 GUARD_404_CODES = {"run_not_found", "session_not_found"}
 
@@ -107,7 +108,7 @@ class World:
         samples = {"run_id": self.run_a, "session_id": self.session_a["id"], "config_id": "dada", "phase": "stage2",
                    "item_type": "user_input_text", "media_type": "image", "index": "0", "fmt": fmt,
                    "name": "nobody", "token_id": "999", "path": "runs", "rest": "x/y/z",
-                   "version": "1", "attitude_id": "nope"}
+                   "version": "1", "attitude_id": "nope", "job_id": "nobody"}
         return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: samples[m.group(1)], rule.rule)
 
 

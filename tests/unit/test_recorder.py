@@ -74,6 +74,8 @@ def test_programming_errors_are_refused(recorder):
     run = recorder.open_run(new_id(), {})
     with pytest.raises(ValueError):
         run.event("made_up_item")
+    with pytest.raises(ValueError, match="model_used"):  # a field the documentation does not describe
+        run.event("user_input_text", metadata={"lang": "de", "model_used": "x"})
     with pytest.raises(ValueError):
         run.update(status="done")
     with pytest.raises(ValueError):
@@ -155,7 +157,7 @@ from pathlib import Path
 from devserver.recorder import LivePipelineRecorder
 run = LivePipelineRecorder(Path(sys.argv[1]), fsync=True).open_run(sys.argv[2], {"input_text": "x"})
 for n in range(1, 3001):
-    run.event("queue_update", content="y" * (n % 40) * 500, metadata={"n": n})
+    run.event("queue_update", content="y" * (n % 40) * 500, metadata={"position": n})
     run.update(status="running", counter=n, payload="z" * (n % 50) * 1000)
 """
 
@@ -219,8 +221,8 @@ def test_unwritable_files_and_unencodable_values_do_not_raise(recorder, caplog):
 def test_secrets_never_reach_the_record(recorder):
     run = recorder.open_run(new_id(), {"input_text": "Baum", "api_key": "sk-META",
                                        "backend": {"headers": {"Authorization": "Bearer sk-HEADER"}}})
-    run.event("translation_result", metadata={"parameters": {"password": "sk-PASS"},
-                                              "calls": [{"openrouter_api_key": "sk-LIST"}]})
+    run.event("translation_result", metadata={"parameters": {"password": "sk-PASS"}})
+    run.event("stage1_safety_check", metadata={"calls": [{"openrouter_api_key": "sk-LIST"}]})
     run.update(auth={"client_secret": "sk-UPDATE", "access_token": "sk-TOKEN"})
     stored = (run.folder / "metadata.json").read_text() + (run.folder / "events.jsonl").read_text()
     assert "Baum" in stored

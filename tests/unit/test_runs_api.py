@@ -36,7 +36,7 @@ def record_run(recorder: LivePipelineRecorder, text: str, *, status: str = "succ
               metadata={"backend": "local", "model_requested": "local/smollm2-135m", "model_used": "smollm2-135m",
                         "parameters": {"temperature": 0.2, "seed": 7}, "duration_ms": 41.5})
     run.event("stage1_safety_check", stage="stage1", content='{"safe": true}',
-              metadata={"verdict": {"safe": True, "category": "none"}})
+              metadata={"checkpoint": "input", "decision": "allow", "category": "none"})
     name = run.save_entity(f"output_{media}", PNG, ext="png")
     run.event(f"output_{media}", stage="stage4", media_type=media, loop_iteration=1, file=name,
               metadata={"backend": "sketch", "model_used": "sketch-v1", "parameters": {"width": 512}})
@@ -122,7 +122,7 @@ def test_export_csv_has_a_row_per_item(client, recorder):
     assert translation["model"] == "smollm2-135m" and translation["backend"] == "local"
     assert translation["model_requested"] == "local/smollm2-135m" and float(translation["duration_ms"]) == 41.5
     assert json.loads(translation["parameters"]) == {"seed": 7, "temperature": 0.2}
-    assert json.loads(rows[3]["other_metadata"])["verdict"]["safe"] is True
+    assert json.loads(rows[3]["other_metadata"])["decision"] == "allow"
     assert rows[4]["file"] == "02_output_image.png" and rows[4]["media_type"] == "image"
 
 

@@ -53,7 +53,8 @@ export interface RunStats {
   queue_wait_ms: Spread
 }
 
-export const EXPORT_FORMATS = ['zip', 'jsonl', 'csv', 'json', 'xml', 'otel'] as const
+/** Streamed text formats of the bulk export (the ZIP with media is built by an export job). */
+export const EXPORT_FORMATS = ['jsonl', 'csv', 'json', 'xml', 'otel'] as const
 export const RUN_EXPORT_FORMATS = ['pdf', 'zip', 'json', 'csv', 'xml', 'otel'] as const
 
 /** Turn the set filters (plus extras) into a query string. */
@@ -80,3 +81,26 @@ export const bulkExportUrl = (filters: RunFilters, format: string) =>
 /** The download link of one run in one format. */
 export const runExportUrl = (id: string, format: string) =>
   resolveUrl(`/api/runs/${encodeURIComponent(id)}/export/${format}`)
+
+/** A bulk ZIP export built in the background (POST /api/exports). */
+export interface ExportJob {
+  id: string
+  status: 'queued' | 'running' | 'done' | 'failed'
+  runs_done: number
+  runs_total: number
+  runs_matching: number
+  truncated: boolean
+  bytes: number
+  missing: string[]
+  error: { code: string; message: string } | null
+  status_url: string
+  download_url: string | null
+}
+
+/** Start building a ZIP (with media) of the runs matching the filters. */
+export const startExportJob = (filters: RunFilters) => {
+  const body = Object.fromEntries(Object.entries(filters).filter(([, value]) => value !== undefined && value !== ''))
+  return request<ExportJob>('POST', '/api/exports', body)
+}
+/** The current state of an export job. */
+export const exportJobStatus = (job: ExportJob) => request<ExportJob>('GET', job.status_url)

@@ -42,16 +42,20 @@ describe('ResearchView', () => {
     expect(wrapper.get('[data-testid="research-total"]').text()).toContain('2')
     const options = wrapper.findAll('[data-testid="filter-status"] option').map((o) => o.attributes('value'))
     expect(options).toEqual(['', 'blocked', 'succeeded'])
+    const first = wrapper.get('[data-testid="research-row"]').text() // values in words, not the API's codes
+    expect(first).toContain('done')
+    expect(first).toContain('children')
+    expect(first).not.toContain('succeeded')
 
     await wrapper.get('[data-testid="filter-status"]').setValue('blocked')
     await wrapper.get('[data-testid="research-filters"]').trigger('submit')
     await until(() => wrapper.findAll('[data-testid="research-row"]').length === 1)
-    expect(wrapper.get('[data-testid="research-row"]').text()).toContain('p86a')
+    expect(wrapper.get('[data-testid="research-row"]').text()).toContain('§86a symbols')
     const asked = api.requests.filter((r) => r.path === '/api/runs/stats').at(-1)!
     expect(asked.query.get('status')).toBe('blocked')
-    const zip = wrapper.get('[data-testid="export-zip"]').attributes('href')!
-    expect(new URL(zip).searchParams.get('status')).toBe('blocked')
-    expect(new URL(zip).searchParams.get('format')).toBe('zip')
+    const csv = wrapper.get('[data-testid="export-csv"]').attributes('href')!
+    expect(new URL(csv).searchParams.get('status')).toBe('blocked')
+    expect(new URL(csv).searchParams.get('format')).toBe('csv')
     wrapper.unmount()
   })
 
