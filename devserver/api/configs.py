@@ -48,6 +48,7 @@ def output_summary(cfg: OutputConfig, lang: str) -> dict[str, Any]:
             "estimated_duration_seconds": chunk.estimated_duration_seconds, "vram_gb": chunk.vram_gb,
             "has_optimization": chunk.optimization_instruction is not None,
             "takes_image": chunk.takes_image,  # starts from the student's picture, which it then needs
+            "takes_denoise": "denoise" in chunk.input_mappings,  # the student sets how much the picture may change
             "parameters": cfg.parameters.model_dump(exclude_none=True),
             "display": cfg.display.model_dump(), "audience": cfg.audience.model_dump(),
             **context.availability().check(chunk).to_dict(lang)}

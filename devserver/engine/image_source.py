@@ -69,7 +69,8 @@ def load(recorder: Any, image: ImageRef) -> MediaFile:
 
 
 def validate(services: Any, req: Any) -> None:
-    """Check a request's picture before its phase is queued: the attitude takes one, the picture exists."""
+    """Check a request's picture before its phase is queued: the attitude or an output that takes one
+    has it, and the picture exists."""
     if isinstance(req, Stage2Request):
         cfg = services.catalog.interception(req.schema_)
         if cfg.takes_image and req.input_image is None:
@@ -83,5 +84,10 @@ def validate(services: Any, req: Any) -> None:
                            "Set VISION_MODEL (e.g. ollama/llama3.2-vision) in .env.", code="vision_model_missing")
         if req.input_image is not None:
             find(services.recorder, req.input_image, req.run_id, UPLOAD_ITEMS)
-    elif isinstance(req, GenerationRequest) and req.input_image is not None:
-        find(services.recorder, req.input_image, req.run_id)
+    elif isinstance(req, GenerationRequest):
+        needing = [oid for oid in req.output_configs if services.catalog.output_chunk(oid).takes_image]
+        if needing and req.input_image is None:
+            raise ValidationFailed(f"{', '.join(needing)} starts from a picture: send input_image (upload one "
+                                   "first).", code="image_required", details={"outputs": needing})
+        if req.input_image is not None:
+            find(services.recorder, req.input_image, req.run_id)

@@ -16,6 +16,7 @@ from pathlib import Path
 from config import MODEL_ROLES, Config
 from devserver.recorder.index import RunIndex
 from devserver.recorder.items import read_items
+from devserver.recorder.record import ENTITY_RE
 from devserver.recorder.reproduce import media_request, reproduce
 from devserver.recorder.run_id import valid_run_id
 
@@ -54,8 +55,10 @@ def reproduce_run(config: Config, exports: Path, run_id: str, as_json: bool) -> 
 
     Builds only the backends, the router and the catalog — not the app, whose start-up would mark a
     running server's live runs as interrupted."""
+    from devserver.backends.base import MediaFile
     from devserver.backends.registry import build_registry, known_backend_ids
     from devserver.backends.router import Router
+    from devserver.engine import image_source
     from devserver.schemas.catalog import Catalog
 
     events_path = exports / "pipeline_runs" / run_id / "events.jsonl"
@@ -68,10 +71,16 @@ def reproduce_run(config: Config, exports: Path, run_id: str, as_json: bool) -> 
         backend.attach(router)
     catalog = Catalog(config.SCHEMAS_DIR, MODEL_ROLES, known_backend_ids()).load()
 
+    def load_image(picture_run: str, file: str) -> MediaFile:
+        if not valid_run_id(picture_run) or not ENTITY_RE.fullmatch(file):
+            raise ValueError(f"{picture_run}/{file} is not a file of a run record")
+        data = (exports / "pipeline_runs" / picture_run / file).read_bytes()
+        return MediaFile(data, image_source.MIMES.get(file.rpartition(".")[2], "application/octet-stream"), file)
+
     def generate(meta: dict) -> object:
         chunk = catalog.output_chunk(meta["output_config"])
         defaults = catalog.output(meta["output_config"]).parameters.model_dump()
-        return router.generate(chunk.backend, media_request(meta, chunk, defaults))
+        return router.generate(chunk.backend, media_request(meta, chunk, defaults, load_image))
 
     try:
         steps = reproduce(read_items(events_path), router.chat_model, generate)

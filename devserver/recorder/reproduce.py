@@ -3,8 +3,9 @@
 The proof that a record holds everything needed: each model call item carries `metadata.chat_request`
 (the model reference, the messages, the options as the pipeline passed them and the JSON schema)
 and `answer_sha256`; each media item carries the prompt, negative prompt, seed, its output config
-and the SHA-256 of every file. Re-sending them with the same model and seed must give the same
-answer — it does for the embedded llama.cpp model with `LLM_SEED` set (see the tests) and for the
+and the SHA-256 of every file; one that started from a picture names that file of the record
+(checked by its SHA-256) and the denoise strength. Re-sending them with the same model and seed must
+give the same answer — it does for the embedded llama.cpp model with `LLM_SEED` set (see the tests) and for the
 offline sketch; a cloud model may differ, which the report shows per step.
 
 Safety verdicts of the fast filter are deterministic functions of the text and are not re-run here.
@@ -15,10 +16,11 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
 
-from devserver.backends.base import ChatResult, MediaRequest, MediaResult, sha256_text
+from devserver.backends.base import ChatResult, MediaFile, MediaRequest, MediaResult, sha256_text
 
 ChatModelFn = Callable[..., ChatResult]  # router.chat_model(model_ref, messages, options, json_schema)
 GenerateFn = Callable[[dict[str, Any]], MediaResult]  # item metadata → the regenerated media
+ImageFn = Callable[[str, str], MediaFile]  # (run id, file name) → a recorded picture
 
 
 @dataclass
@@ -93,9 +95,29 @@ def reproduce(events: Iterable[dict[str, Any]], chat_model: ChatModelFn, generat
     return steps
 
 
-def media_request(meta: dict[str, Any], chunk: Any, defaults: dict[str, Any]) -> MediaRequest:
-    """Rebuild the media request of a recorded output item: what was sent, else the config's `defaults`."""
+def media_request(meta: dict[str, Any], chunk: Any, defaults: dict[str, Any],
+                  load_image: ImageFn | None = None) -> MediaRequest:
+    """Rebuild the media request of a recorded output item: what was sent, else the config's `defaults`.
+
+    An item that started from a picture names it (`input_image`, `<run_id>/<file>`) with the SHA-256
+    of what the backend received; `load_image` reads that file of the record, and a file that is gone
+    or changed since is an error, not a silently different run."""
     sent = meta.get("parameters") if isinstance(meta.get("parameters"), dict) else {}
     values = {name: sent.get(name, defaults.get(name)) for name in ("width", "height", "steps", "cfg", "duration")}
     return MediaRequest(prompt=meta.get("prompt") or sent.get("prompt") or "", chunk=chunk,
-                        negative_prompt=meta.get("negative_prompt") or "", seed=meta.get("seed"), **values)
+                        negative_prompt=meta.get("negative_prompt") or "", seed=meta.get("seed"),
+                        denoise=meta.get("denoise"), input_image=_picture(meta, sent, load_image), **values)
+
+
+def _picture(meta: dict[str, Any], sent: dict[str, Any], load_image: ImageFn | None) -> MediaFile | None:
+    ref = meta.get("input_image")
+    if not ref:
+        return None
+    if load_image is None:
+        raise ValueError(f"the item started from the picture {ref}, and no way to read it was given")
+    run_id, _, file = str(ref).rpartition("/")
+    picture = load_image(run_id, file)
+    recorded = (sent.get("input_image") or {}).get("sha256") if isinstance(sent.get("input_image"), dict) else None
+    if recorded and hashlib.sha256(picture.data).hexdigest() != recorded:
+        raise ValueError(f"the picture {ref} is not the one the backend received (SHA-256 differs)")
+    return picture

@@ -1,9 +1,12 @@
 """A student brings a picture in a real browser: a file that is no picture is refused with the server's
-message, a photo dropped onto the page shows its preview, and the picture attitude runs with it.
+message, a photo dropped onto the page shows its preview, the picture attitude runs with it, and an
+output that repaints the picture (img2img on the ComfyUI fake) starts from it at the strength the
+student sets.
 
 This module runs its own app: it needs a vision model (the Ollama protocol fake, which describes a
 picture by its main colour) that the shared e2e app does not have. The text roles use the same fake,
-so the interception is quick and never blocked by a model's wording.
+so the interception is quick and never blocked by a model's wording; a ComfyUI fake has the img2img
+model files.
 """
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ from playwright.sync_api import Page, expect
 
 from devserver.app import create_app, shutdown
 from tests.e2e.conftest import PHASE_TIMEOUT_MS, UI_TIMEOUT_MS, StudentPage, served
+from tests.fakes.comfyui_fake import FakeComfyUI
 from tests.fakes.ollama_fake import OllamaFake
 
 pytestmark = pytest.mark.slow
 VISION, WRITER = "llama3.2-vision:latest", "writer:latest"
+IMG2IMG_MODELS = ("sd3.5_medium.safetensors", "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors")
 
 
 def red_photo() -> bytes:
@@ -36,13 +41,20 @@ def _gps_exif() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def picture_url(frontend_built, tmp_path_factory) -> Iterator[str]:
-    """The real app over HTTP, with VISION_MODEL and the text roles on the Ollama fake."""
+def comfy() -> Iterator[FakeComfyUI]:
+    with FakeComfyUI(models=IMG2IMG_MODELS) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def picture_url(frontend_built, comfy, tmp_path_factory) -> Iterator[str]:
+    """The real app over HTTP, with VISION_MODEL and the text roles on the Ollama fake, ComfyUI on its fake."""
     with OllamaFake(models=(VISION, WRITER)) as ollama:
         roles = {role: f"ollama/{WRITER}" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
                                                        "STAGE2_OPTIMIZATION_MODEL")}
         app = create_app({"TESTING": True, "EXPORTS_DIR": tmp_path_factory.mktemp("exports"), "OLLAMA_URL": ollama.url,
                           "VISION_MODEL": f"ollama/{VISION}", "MODEL_ROLE_MAP": roles, "RETRY_ATTEMPTS": 1,
+                          "COMFYUI_URL": comfy.url,
                           "LOCAL_THREADS": 1})
         with served(app) as url:
             yield url
@@ -62,7 +74,7 @@ def drop_file(page: Page, test_id: str, data: bytes, name: str, mime: str) -> No
 
 
 def test_a_student_uploads_a_picture_sees_it_and_runs_the_picture_attitude(page: Page, picture_url: str,
-                                                                          request: Any):
+                                                                          comfy: FakeComfyUI, request: Any):
     page.set_default_timeout(UI_TIMEOUT_MS)
     expect.set_options(timeout=UI_TIMEOUT_MS)
     student = StudentPage(page, request.node.originalname)
@@ -99,3 +111,19 @@ def test_a_student_uploads_a_picture_sees_it_and_runs_the_picture_attitude(page:
     kinds = [i["item_type"] for i in items]
     assert "user_input_image" in kinds and "image_description" in kinds
     assert kinds.index("user_input_image") < kinds.index("image_description") < kinds.index("interception_final")
+
+    # the same picture goes on to an output that repaints it, as much as the slider allows
+    student.choose_output("sd35_img2img")
+    expect(page.get_by_test_id("output-picture-hint")).to_be_visible()
+    slider = page.get_by_test_id("denoise-input")
+    expect(slider).to_have_value("0.6")
+    slider.fill("0.25")
+    student.shot("repaint", page.get_by_test_id("denoise-input"))
+    page.get_by_test_id("generate-button").click()
+    image = page.locator("img[data-testid='output-media-0']")
+    expect(image).to_be_visible(timeout=PHASE_TIMEOUT_MS)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    graph = comfy.requests_to("POST", "/prompt")[-1].body["prompt"]
+    assert graph["8"]["inputs"]["denoise"] == 0.25
+    with Image.open(io.BytesIO(comfy.requests_to("POST", "/upload/image")[-1].body[1]["image"][1])) as sent:
+        assert sent.size == (96, 64)  # the student's picture, cleaned, not a new one

@@ -4,7 +4,12 @@ shipped img2img and image → video workflows, and the results come back as an i
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -13,6 +18,7 @@ from PIL import Image
 from tests.fakes.comfyui_fake import FakeComfyUI
 from tests.waiting import phase_done
 
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("sd3.5_medium.safetensors", "clip_l.safetensors", "clip_g.safetensors", "t5xxl_fp16.safetensors",
           "ltx-video-2b-v0.9.5.safetensors")
 
@@ -59,13 +65,44 @@ def test_a_picture_is_repainted_and_animated_from_one_upload(make_app, comfy):
     assert client.get(video["url"]).headers["Content-Type"].startswith("video/mp4")
 
 
-def test_an_output_that_needs_a_picture_fails_clearly_without_one(make_app, comfy):
+def test_an_output_that_needs_a_picture_is_refused_up_front_without_one(make_app, comfy):
     client = make_app(COMFYUI_URL=comfy.url).test_client()
-    run = phase_done(client, "/api/schema/pipeline/generation", json={
-        "output_configs": ["ltx_image_to_video", "sketch_offline"], "prompt": "a kite", "lang": "en"}).get_json()
-    by_id = {o["output_config"]: o for o in run.get("outputs") or []}
-    assert by_id, run
-    assert by_id["ltx_image_to_video"]["status"] == "failed"
-    assert by_id["ltx_image_to_video"]["error"]["code"] == "input_image_missing"
-    assert by_id["sketch_offline"]["status"] == "succeeded"  # the other output still runs
+    r = client.post("/api/schema/pipeline/generation", json={
+        "output_configs": ["ltx_image_to_video", "sketch_offline"], "prompt": "a kite", "lang": "en"})
+    error = r.get_json()["error"]
+    assert r.status_code == 400 and error["code"] == "image_required", error
+    assert error["details"]["outputs"] == ["ltx_image_to_video"] and "ltx_image_to_video" in error["message"]
     assert comfy.requests_to("POST", "/upload/image") == [] and comfy.requests_to("POST", "/prompt") == []
+
+
+def test_the_outputs_listing_says_which_outputs_take_a_picture_and_a_denoise(make_app, comfy):
+    client = make_app(COMFYUI_URL=comfy.url).test_client()
+    outputs = {o["id"]: o for o in client.get("/api/configs/outputs?lang=en").get_json()["outputs"]}
+    assert (outputs["sd35_img2img"]["takes_image"], outputs["sd35_img2img"]["takes_denoise"]) == (True, True)
+    assert (outputs["ltx_image_to_video"]["takes_image"], outputs["ltx_image_to_video"]["takes_denoise"]) == (True, False)
+    assert (outputs["sketch_offline"]["takes_image"], outputs["sketch_offline"]["takes_denoise"]) == (False, False)
+
+
+def reproduce(exports, run_id: str, comfy_url: str) -> list[dict]:
+    env = {**os.environ, "EXPORTS_DIR": str(exports), "COMFYUI_URL": comfy_url}
+    done = subprocess.run([sys.executable, "-m", "devserver.recorder", "reproduce", run_id, "--json"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.stdout.strip(), done.stderr[-2000:]
+    return [s for s in json.loads(done.stdout) if s["kind"] == "media"]
+
+
+def test_a_repainted_picture_reproduces_from_the_stored_upload(make_app, comfy, tmp_path):
+    exports = tmp_path / "exports"
+    client = make_app(COMFYUI_URL=comfy.url, EXPORTS_DIR=exports).test_client()
+    run_id, file = upload(client)
+    run = generate(client, run_id, ["sd35_img2img"], input_image=file, denoise=0.3)
+    assert run["outputs"][0]["status"] == "succeeded", run["outputs"]
+    steps = reproduce(exports, run_id, comfy.url)
+    assert [s["outcome"] for s in steps] == ["identical"], steps
+    first, again = [r.body["prompt"] for r in comfy.requests_to("POST", "/prompt")]
+    assert again["8"]["inputs"]["denoise"] == 0.3 and again["5"]["inputs"]["image"] != first["5"]["inputs"]["image"]
+    sent = [files["image"][1] for _fields, files in (r.body for r in comfy.requests_to("POST", "/upload/image"))]
+    assert len(sent) == 2 and sent[0] == sent[1]  # the same picture went up again
+    (exports / "pipeline_runs" / run_id / file).write_bytes(b"not the picture any more")
+    steps = reproduce(exports, run_id, comfy.url)
+    assert [s["outcome"] for s in steps] == ["failed"] and "SHA-256" in steps[0]["detail"], steps

@@ -16,14 +16,21 @@ import {
   uploadPicture,
 } from '../services/api'
 import { isBusy } from '../services/stages'
-import type { Lang, RunAccepted } from '../services/types'
+import type { Lang, OutputConfig, RunAccepted } from '../services/types'
 import { useRecentRunsStore } from '../stores/recentRuns'
 import { useStudentStore, type LastAction } from '../stores/student'
 import { useWorkshopStore } from '../stores/workshop'
 import { useRun } from './useRun'
 
-/** Wire the student store to the API and to the live run (`takesImage`: the chosen attitude works with a picture). */
-export function useStudentFlow(lang: Ref<Lang>, takesImage: Ref<boolean> = ref(false)) {
+/**
+ * Wire the student store to the API and to the live run (`takesImage`: the chosen attitude works with a
+ * picture; `outputs`: the output configs, to tell which start from the picture and take a denoise).
+ */
+export function useStudentFlow(
+  lang: Ref<Lang>,
+  takesImage: Ref<boolean> = ref(false),
+  outputs: Ref<OutputConfig[]> = ref([]),
+) {
   const store = useStudentStore()
   const recent = useRecentRunsStore()
   const workshop = useWorkshopStore()
@@ -41,11 +48,25 @@ export function useStudentFlow(lang: Ref<Lang>, takesImage: Ref<boolean> = ref(f
 
   const busy = computed(() => sending.value || isBusy(run.status.value))
   const interceptionReady = computed(() => store.interceptionSeen !== null && store.interceptionText.trim() !== '')
+  const chosen = (ids: string[]) => outputs.value.filter((o) => ids.includes(o.id))
+  /** The chosen outputs start from a picture, and none is there yet: generation waits for it. */
+  const pictureMissing = computed(() => chosen(store.chosenOutputs).some((o) => o.takes_image) && !store.picture)
   const readyOutputs = computed(() =>
-    store.chosenOutputs.filter(
-      (id) => run.status.value?.optimizations?.[id]?.status === 'succeeded' && (store.prompts[id] ?? '').trim() !== '',
-    ),
+    pictureMissing.value
+      ? []
+      : store.chosenOutputs.filter(
+          (id) => run.status.value?.optimizations?.[id]?.status === 'succeeded' && (store.prompts[id] ?? '').trim() !== '',
+        ),
   )
+
+  /** `input_image` and `denoise` for outputs that start from the student's picture (an upload of any run). */
+  function pictureFields(outputIds: string[]): { input_image?: string; denoise?: number } {
+    const picked = chosen(outputIds)
+    const stored = store.picture?.stored
+    if (!stored || !picked.some((o) => o.takes_image)) return {}
+    const image = `${stored.run_id}/${stored.file}`
+    return picked.some((o) => o.takes_denoise) ? { input_image: image, denoise: store.denoise } : { input_image: image }
+  }
 
   async function send(action: LastAction, call: () => Promise<RunAccepted>): Promise<void> {
     store.lastAction = action
@@ -118,6 +139,7 @@ export function useStudentFlow(lang: Ref<Lang>, takesImage: Ref<boolean> = ref(f
         output_configs: outputIds,
         prompts,
         ...(Number.isFinite(seed) ? { seed } : {}),
+        ...pictureFields(outputIds),
         lang: lang.value,
       }),
     )
@@ -148,7 +170,7 @@ export function useStudentFlow(lang: Ref<Lang>, takesImage: Ref<boolean> = ref(f
   }
 
   return {
-    store, run, actionError, sending, busy, interceptionReady, readyOutputs,
+    store, run, actionError, sending, busy, interceptionReady, readyOutputs, pictureMissing,
     start, optimize, toggleOutput, generate, retry, cancel,
   }
 }

@@ -134,6 +134,8 @@ export interface GenerationRequest {
   prompts: Record<string, string>
   seed?: number
   lang: Lang
+  input_image?: string // `<run_id>/<file>` of the picture an output starts from
+  denoise?: number
 }
 
 /** Upload a picture into a run (the run id may be new: the upload opens it); the server strips its metadata. */

@@ -55,6 +55,8 @@ export interface OutputConfig {
   available: boolean
   unavailable_reason: string | null
   has_optimization: boolean
+  takes_image?: boolean // starts from the student's picture (img2img, image → video)
+  takes_denoise?: boolean // the student sets how much the picture may change
   display: Display
   audience: Audience
 }

@@ -36,6 +36,7 @@ export const useStudentStore = defineStore('student', () => {
   const seed = ref('')
   const lastAction = ref<LastAction | null>(null)
   const picture = ref<PictureChoice | null>(null)
+  const denoise = ref(0.6) // how much an img2img output may change the picture (0..1)
 
   /** Forget everything that belonged to the previous run. */
   function resetRun(): void {
@@ -71,6 +72,6 @@ export const useStudentStore = defineStore('student', () => {
 
   return {
     idea, attitudeId, rules, runId, interceptionText, interceptionSeen, chosenOutputs, prompts,
-    promptsSeen, seed, lastAction, picture, resetRun, syncInterception, syncPrompt, toggleOutput,
+    promptsSeen, seed, lastAction, picture, denoise, resetRun, syncInterception, syncPrompt, toggleOutput,
   }
 })

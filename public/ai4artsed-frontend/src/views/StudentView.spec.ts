@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { setApiBase } from '../services/api'
 import { useRecentRunsStore } from '../stores/recentRuns'
+import { useStudentStore } from '../stores/student'
 import type { RunStatus } from '../services/types'
 import { startFakeApi, until, type FakeApi, type FakeRequest } from '../test/fakeApi'
 import { attitude, output, snapshot } from '../test/fixtures'
@@ -33,6 +34,7 @@ beforeEach(async () => {
     'GET /api/configs/outputs': () => ({
       json: { lang: 'en', outputs: [
         output({ id: 'sketch_offline', name: 'Offline sketch' }),
+        output({ id: 'sd35_img2img', name: 'Repaint my picture', backend: 'comfyui', takes_image: true, takes_denoise: true }),
         output({ id: 'stable_audio', media_type: 'audio', available: false, unavailable_reason: 'No GPU here' }),
       ] },
     }),
@@ -121,6 +123,38 @@ describe('StudentView', () => {
     await until(() => wrapper.find('[data-testid="output-media-0"]').exists(), 3000, 'the image')
     expect(wrapper.find('[data-testid="output-media-0"]').attributes('src')).toBe(`${api.url}/api/media/image/run-7/0`)
     expect(useRecentRunsStore().runs[0].id).toBe('run-7')
+  })
+
+  it('asks for a picture and how much it may change before an output that starts from one can run', async () => {
+    const wrapper = await ready()
+    await wrapper.find('[data-testid="idea-input"]').setValue('a red house')
+    await wrapper.find('[data-testid="attitude-dada"]').trigger('click')
+    await until(() => !wrapper.find('[data-testid="start-button"]').attributes('disabled'), 3000, 'a startable run')
+    expect(wrapper.find('[data-testid="picture-upload"]').exists()).toBe(false) // the attitude takes none
+    await wrapper.find('[data-testid="start-button"]').trigger('click')
+    await until(() => wrapper.find('[data-testid="interception-result"]').exists(), 3000, 'the interception result')
+
+    await wrapper.find('[data-testid="output-option-sd35_img2img"]').trigger('click')
+    const prompt = () => wrapper.find<HTMLTextAreaElement>('[data-testid="optimized-prompt-sd35_img2img"]')
+    await until(() => prompt().exists(), 3000, 'the optimized prompt')
+    expect(wrapper.find('[data-testid="output-picture-hint"]').text()).toContain('starts from your picture')
+    expect(wrapper.find('[data-testid="picture-upload"]').exists()).toBe(true)
+    const slider = wrapper.find<HTMLInputElement>('[data-testid="denoise-input"]')
+    expect(slider.element.value).toBe('0.6')
+    expect(wrapper.find('[data-testid="generate-button"]').attributes('disabled')).toBeDefined() // no picture yet
+
+    // what PictureUpload stores once the server took the file (the upload itself runs in Chromium, e2e)
+    const stored = { run_id: 'run-up', file: '01_user_input_image.png', input_image: '01_user_input_image.png',
+      mime: 'image/png', width: 4, height: 3, bytes: 90 }
+    useStudentStore().picture = { file: new Blob(), name: 'me.png', previewUrl: 'blob:me', stored, used: false }
+    await until(() => !wrapper.find('[data-testid="generate-button"]').attributes('disabled'), 3000, 'generation allowed')
+    expect(wrapper.find('[data-testid="picture-preview"]').attributes('src')).toBe('blob:me')
+    await slider.setValue('0.3')
+    await wrapper.find('[data-testid="generate-button"]').trigger('click')
+    await until(() => posted('/api/schema/pipeline/generation').length === 1, 3000, 'the generation request')
+    expect(posted('/api/schema/pipeline/generation')[0].body).toMatchObject({
+      run_id: 'run-7', output_configs: ['sd35_img2img'], input_image: 'run-up/01_user_input_image.png', denoise: 0.3,
+    })
   })
 
   it('hints early and explains a Stage 1 block in child-friendly words', async () => {
