@@ -98,6 +98,15 @@ def _session(write: bool) -> Check:
     return check
 
 
+def _run_owner(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
+    need(p, RUNNERS)
+    a.require_open_session(p)
+    _run(p, a, args)
+    owner = a.run_owner(args["run_id"])
+    if p.role != "student" and (owner is None or owner.student != p.owner_id):  # staff see it, only its owner steers
+        raise no_such_run(args["run_id"])
+
+
 def _run_teacher(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
     need(p, TEACHERS)
     _run(p, a, args)
@@ -115,6 +124,7 @@ STUDENT = Rule(_in_session, "students (joined, or the loopback default person)")
 SESSION_READ = Rule(_session(write=False), "the session's teachers, researchers, admins")
 SESSION_WRITE = Rule(_session(write=True), "the session's teachers, admins")
 RUN_TEACHER = Rule(_run_teacher, "the run's session's teachers, admins")
+RUN_OWNER = Rule(_run_owner, "the run's owner (the student, or the staff member who started it) in an open session; others 404")
 
 POLICY: dict[str, Rule] = {
     # the web app and system
@@ -141,6 +151,9 @@ POLICY: dict[str, Rule] = {
     "media.run_media": RUN,
     "media.media": RUN,
     "media.media_unknown": PUBLIC,
+    "storyboard.edit_scenes": RUN_OWNER,
+    "storyboard.sheet_pdf": RUN,
+    "storyboard.sheet_zip": RUN,
     "own_runs.mine": Rule(_roles("student", *STAFF), "students (their own runs), staff (runs they started)"),
     # research
     "runs.list_runs": STAFF_ONLY,
