@@ -193,7 +193,7 @@ class Orchestrator:
                 state.touch(status="running", phase=phase)
                 ctx.persist()
                 ctx.emit("pipeline_start", metadata={"phase": phase,
-                                                     "request": req.model_dump(mode="json", by_alias=True)})
+                                                     "request": req.recorded()})
                 if state.cancel_requested:
                     raise Cancelled("The run was cancelled before it started.")
                 ALL_PHASES[phase](ctx, req)

@@ -33,6 +33,10 @@ def merge_outputs(single: str | None, many: list[str]) -> list[str]:
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    def recorded(self) -> dict:
+        """Return the request as the run's `pipeline_start` item records it."""
+        return self.model_dump(mode="json", by_alias=True)
+
     def fingerprint(self) -> str:
         """Return a hash of the request, to recognise a retried POST."""
         data = self.model_dump(mode="json", exclude={"lang"})
@@ -128,6 +132,12 @@ class SceneEditRequest(Body):
     title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
     scenes: list[SceneEdit] = Field(min_length=EDITED_MIN, max_length=SCENES_MAX)
     lang: Lang = "de"
+
+    def recorded(self) -> dict:
+        """Record which scenes came in which order and what changed; the texts go to checked `user_edit` items."""
+        return {"run_id": self.run_id, "lang": self.lang, "title_sent": self.title is not None,
+                "scenes": [{"id": s.id, "fields": sorted(k for k in ("description", "generation_prompt")
+                                                         if getattr(s, k) is not None)} for s in self.scenes]}
 
     @model_validator(mode="after")
     def _unique(self) -> "SceneEditRequest":

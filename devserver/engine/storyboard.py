@@ -132,8 +132,9 @@ def run_scene_edit(ctx: PhaseContext, req: SceneEditRequest) -> None:
         scenes.append(scene)
         changed.append(scene_id)
     title = board["title"]
-    if req.title is not None and req.title != title:
-        checkpoint(ctx, "user_edit", req.title, "stage2")  # a blocked title blocks this edit, the brief stays
+    if req.title is not None and req.title != title:  # a blocked title blocks this edit; the storyboard stays
+        guard(ctx, "user_edit", req.title, "stage2", "user_edit", content=req.title, metadata={"field": "title"})
+        ctx.emit("user_edit", stage="stage2", content=req.title, metadata={"field": "title", "original": title})
         title = req.title
     removed = sorted(set(known) - {s["id"] for s in scenes})
     ctx.emit("storyboard_edit", stage="stage2", metadata={
