@@ -120,7 +120,7 @@ def test_scene_edits_reorder_add_remove_and_check_every_changed_text(app, ollama
     ({"scenes": []}, "validation_failed"),
     ({"scenes": [{"description": "only half a new scene"}]}, "validation_failed"),
     ({"scenes": [{"id": "s1"}, {"id": "s1"}]}, "validation_failed"),
-    ({"scenes": [{"id": "s1"}] * 9}, "validation_failed"),
+    ({"scenes": [{"id": f"s{i}"} for i in range(1, 10)]}, "validation_failed"),
 ])
 def test_a_bad_scene_list_is_refused_naming_the_problem(app, ollama, body, code):
     ollama.json_answers = [brief([scene(n) for n in range(1, 5)])]
