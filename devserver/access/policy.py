@@ -124,7 +124,8 @@ STUDENT = Rule(_in_session, "students (joined, or the loopback default person)")
 SESSION_READ = Rule(_session(write=False), "the session's teachers, researchers, admins")
 SESSION_WRITE = Rule(_session(write=True), "the session's teachers, admins")
 RUN_TEACHER = Rule(_run_teacher, "the run's session's teachers, admins")
-RUN_OWNER = Rule(_run_owner, "the run's owner (the student, or the staff member who started it) in an open session; others 404")
+RUN_OWNER = Rule(_run_owner, "the run's owner (the student, or the staff member who started it) in an open session; "
+                             "others 404")
 
 POLICY: dict[str, Rule] = {
     # the web app and system

@@ -127,8 +127,9 @@ def run_scene_edit(ctx: PhaseContext, req: SceneEditRequest) -> None:
         scene_id = edit.id or f"s{next_id}"
         next_id += 0 if edit.id else 1
         scene = check_scene(ctx, {"id": scene_id, **texts, "edited": True}, position, "user_edit", "stage2")
-        record_scene(ctx, "user_edit", scene, position, field="scene", original=None if old is None else
-                     {k: old[k] for k in texts})
+        kept = old is not None and old["status"] != "blocked"  # a blocked original stays in its own withheld item
+        record_scene(ctx, "user_edit", scene, position, field="scene",
+                     original={k: old[k] for k in texts} if kept else None)
         scenes.append(scene)
         changed.append(scene_id)
     title = board["title"]

@@ -78,9 +78,14 @@ def _make_storyboard(client: Any, ollama: OllamaFake) -> str:
     edit = client.put(f"/api/pipeline/{run['run_id']}/scenes{WAIT}", json={"scenes": [
         {"id": "s1"}, {"id": "s2"}, {"id": "s3", "description": BLOCKED_INTERCEPTION}, {"id": "s4"}]}).get_json()
     assert [s["status"] for s in edit["storyboard"]["scenes"]] == ["ready", "blocked", "blocked", "ready"], edit
+    rewritten = client.put(f"/api/pipeline/{run['run_id']}/scenes{WAIT}", json={"scenes": [  # s3's original: withheld
+        {"id": "s1"}, {"id": "s2"}, {"id": "s3", "description": "a calm lake"}, {"id": "s4"},
+        {"description": BLOCKED_INTERCEPTION, "generation_prompt": "a lake"}]}).get_json()
+    assert [s["status"] for s in rewritten["storyboard"]["scenes"]] == ["ready", "blocked", "ready", "ready", "blocked"]
     drawn = client.post(f"/api/schema/pipeline/storyboard_generation{WAIT}", json={
         "run_id": run["run_id"], "output_config": "sketch_offline"}).get_json()
-    assert [o["status"] for o in drawn["outputs"]] == ["succeeded", "blocked", "blocked", "succeeded"], drawn
+    assert [o["status"] for o in drawn["outputs"]] == ["succeeded", "blocked", "succeeded", "succeeded",
+                                                      "blocked"], drawn
     return run["run_id"]
 
 

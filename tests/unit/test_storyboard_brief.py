@@ -20,7 +20,8 @@ def test_the_schema_sent_to_the_model_has_the_limits_the_validator_enforces():
     scenes = BRIEF_SCHEMA["properties"]["scenes"]
     assert (scenes["minItems"], scenes["maxItems"]) == (SCENES_MIN, SCENES_MAX)
     fields = scenes["items"]["properties"]
-    assert fields["description"]["maxLength"] == DESCRIPTION_MAX and fields["generation_prompt"]["maxLength"] == PROMPT_MAX
+    assert fields["description"]["maxLength"] == DESCRIPTION_MAX
+    assert fields["generation_prompt"]["maxLength"] == PROMPT_MAX
     assert BRIEF_SCHEMA["additionalProperties"] is False and scenes["items"]["additionalProperties"] is False
 
 
