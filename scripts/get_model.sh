@@ -1,27 +1,42 @@
 #!/usr/bin/env bash
 # Download a better offline instruct model (GGUF) for the embedded backend and verify it by its sha256.
 #
-# Usage: scripts/get_model.sh --sha256 <hash> [--url <url>] [--dest <folder>]
-#   default url: Qwen2.5-1.5B-Instruct, Q4_K_M (~1 GB), from its publisher's own repository (Qwen on
-#   Hugging Face, Apache-2.0). No hash is pinned here because none could be checked when this was
-#   written: copy the SHA256 shown on the file's page (the "LFS" details) yourself. Nothing unverified
-#   is kept. Then set LOCAL_MODEL_PATH in .env to the printed path and restart the server.
+# Usage: scripts/get_model.sh [--dest <folder>]                      the recommended model (pinned below)
+#        scripts/get_model.sh --url <url> --sha256 <hash> [--dest <folder>]   any other GGUF
+#   Recommended: Qwen2.5-1.5B-Instruct, Q4_K_M (1,117,320,736 bytes, Apache-2.0), from its publisher's
+#   own repository (Qwen/Qwen2.5-1.5B-Instruct-GGUF on Hugging Face) at a fixed revision. Nothing that
+#   fails the hash is kept. Then set LOCAL_MODEL_PATH in .env to the printed path and restart the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-url="https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+# The pinned hash is the Git LFS sha256 Hugging Face shows for this file. It could not be downloaded and
+# checked from the machine this was written on (no access to Hugging Face); it was taken from public
+# sources that state it for exactly this file and agree with each other: pinned download scripts and
+# model registries of several independent projects on GitHub (one of them citing the file page of
+# revision a615a81… with the same hash), all giving 6a1a2eb6…9407e and 1,117,320,736 bytes, and three
+# of them the revision 91cad511… used here. A mismatch stops the script and deletes the download.
+revision="91cad51170dc346986eccefdc2dd33a9da36ead9"
+url="https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/$revision/qwen2.5-1.5b-instruct-q4_k_m.gguf"
+pinned="6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e"
 dest="models"
 sha=""
+custom_url=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --sha256) sha="${2:-}"; shift 2 ;;
-    --url) url="${2:-}"; shift 2 ;;
+    --url) custom_url="${2:-}"; shift 2 ;;
     --dest) dest="${2:-}"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+if [ -n "$custom_url" ]; then
+  url="$custom_url"
+  [ -n "$sha" ] || { echo "another --url needs its published SHA256: --sha256 <64 hex digits>" >&2; exit 2; }
+elif [ -z "$sha" ]; then
+  sha="$pinned"
+fi
 if ! [[ "$sha" =~ ^[0-9a-fA-F]{64}$ ]]; then
-  echo "give the file's published SHA256 with --sha256 <64 hex digits> (see --help)" >&2
+  echo "--sha256 must be 64 hex digits (see --help)" >&2
   exit 2
 fi
 name="$(basename "${url%%\?*}")"

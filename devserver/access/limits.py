@@ -6,7 +6,8 @@ second request. The per-minute count is a moving window per (session, student) i
 (`limits`, the library under flask-limiter): a restart forgets it, which only ever loosens it for a
 minute.
 
-* a new run over the session's `runs_per_minute` → 429 with `Retry-After` (waiting helps);
+* a new run over the session's `runs_per_minute` → 429 with `Retry-After` (waiting helps); a picture
+  upload over UPLOADS_PER_MINUTE → 429 `too_many_uploads` the same way;
 * a run over the session's `max_outputs_per_run`, or over RUN_MAX_PHASES phases → 409 (waiting does
   not help: start a new run);
 * an attitude or output the session does not allow → 403.
@@ -84,11 +85,17 @@ class RunLimits:
                            code="output_limit_reached",
                            details={"limit": session.max_outputs_per_run, "existing": existing, "requested": new})
 
-    def _hit(self, principal: Principal, session: Workshop) -> None:
-        item = RateLimitItemPerMinute(session.runs_per_minute)
-        key = f"{session.id}/{principal.owner_id}"
+    def admit_upload(self, principal: Principal, workshop: Workshop, per_minute: int) -> None:
+        """Count a picture upload against the caller's per-minute limit; raise 429 beyond it."""
+        self._hit(principal, workshop, per_minute, "uploads", "too_many_uploads", "uploads")
+
+    def _hit(self, principal: Principal, session: Workshop, per_minute: int | None = None, kind: str = "runs",
+             code: str = "too_many_runs", what: str = "new runs") -> None:
+        limit = session.runs_per_minute if per_minute is None else per_minute
+        item = RateLimitItemPerMinute(limit)
+        key = f"{kind}/{session.id}/{principal.owner_id}"
         if not self._window.hit(item, key):
             reset = self._window.get_window_stats(item, key).reset_time
             wait = max(1, math.ceil(reset - time.time()))
-            raise RateLimited(f"Slow down a little: at most {session.runs_per_minute} new runs a minute. "
-                              f"Try again in {wait} seconds.", wait)
+            raise RateLimited(f"Slow down a little: at most {limit} {what} a minute. "
+                              f"Try again in {wait} seconds.", wait, code=code)

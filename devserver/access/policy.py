@@ -30,6 +30,7 @@ Check = Callable[[Principal, "AccessControl", dict[str, Any]], None]
 RUNNERS = ("student", "teacher", "researcher", "admin")  # everyone with an identity may start runs
 TEACHERS = ("teacher", "admin")
 STAFF = ("teacher", "researcher", "admin")
+UPLOADERS = ("student", "teacher", "admin")  # researchers study runs; they do not add pictures to them
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,15 @@ def _start(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
     run_id = body.get("run_id") if isinstance(body, dict) else None
     if isinstance(run_id, str) and valid_run_id(run_id) and a.run_owner(run_id) and not a.can_access_run(p, run_id):
         raise no_such_run(run_id)
+    image = body.get("input_image") if isinstance(body, dict) else None
+    source = image.split("/", 1)[0] if isinstance(image, str) and "/" in image else None
+    if source is not None and valid_run_id(source) and not a.can_access_run(p, source):
+        raise no_such_run(source)  # a picture of another run: only of one the caller may see
+
+
+def _upload(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
+    need(p, UPLOADERS)  # whose run it is, the handler checks once the body is in (it alone knows its size limit)
+    a.require_open_session(p)
 
 
 def _in_session(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
@@ -119,7 +129,10 @@ TEACHER = Rule(_roles(*TEACHERS), "teachers, admins")
 ADMIN = Rule(_roles("admin"), "admins")
 RUN = Rule(_run, "the run's student, its session's teachers, researchers, admins; others 404")
 RUN_STAFF = Rule(_run_staff, "the run's session's teachers, researchers, admins")
-START = Rule(_start, "students of an open session, staff; continuing a run: only those who may see it")
+START = Rule(_start, "students of an open session, staff; continuing a run, or starting from a picture of "
+                     "another run: only those who may see that run")
+UPLOAD = Rule(_upload, "students of an open session, teachers, admins; into an existing run: only its student, "
+                       "its session's teachers, admins (others 404)")
 STUDENT = Rule(_in_session, "students (joined, or the loopback default person)")
 SESSION_READ = Rule(_session(write=False), "the session's teachers, researchers, admins")
 SESSION_WRITE = Rule(_session(write=True), "the session's teachers, admins")
@@ -141,6 +154,7 @@ POLICY: dict[str, Rule] = {
     # the student's flow
     "safety.check": RUNNER,
     "pipeline.start_phase": START,
+    "uploads.upload": UPLOAD,
     "pipeline.status": RUN,
     "pipeline.events": RUN,
     "pipeline.entities": RUN,

@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import Flask
 
 from devserver.api import (attitudes, auth, config_editor, configs, favicon, frontend, guards, health, media,
-                           moderation, openapi, own_runs, pipeline, retention, runs, safety, sessions, storyboard)
+                           moderation, openapi, own_runs, pipeline, retention, runs, safety, sessions, storyboard,
+                           uploads)
 
 
 def register(app: Flask) -> None:
     """Attach every blueprint to the app, and the guards every route shares."""
     guards.register(app)
-    for module in (configs, config_editor, health, safety, pipeline, storyboard, media, runs, retention, moderation, attitudes,
-                   openapi, auth, sessions, own_runs, favicon, frontend):
+    for module in (configs, config_editor, health, safety, pipeline, storyboard, uploads, media, runs, retention,
+                   moderation, attitudes, openapi, auth, sessions, own_runs, favicon, frontend):
         app.register_blueprint(module.bp)

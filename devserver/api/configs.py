@@ -7,11 +7,13 @@ from flask import Blueprint, jsonify
 
 from devserver.access.control import control, principal
 from devserver.api import context
+from devserver.backends.availability import Availability
 from devserver.errors import AppError
 from devserver.schemas.catalog import SchemaProblems
 from devserver.schemas.models import InterceptionConfig, LlmChunk, OutputConfig
 
 bp = Blueprint("configs", __name__, url_prefix="/api/configs")
+READY = Availability(True, "ok")
 
 
 def _texts(cfg: Any, lang: str, names: tuple[str, ...]) -> dict[str, Any]:
@@ -32,7 +34,9 @@ def interception_summary(cfg: InterceptionConfig, lang: str) -> dict[str, Any]:
             **_texts(cfg, lang, ("name", "description", "category")),
             "display": cfg.display.model_dump(), "audience": cfg.audience.model_dump(),
             "media_preferences": cfg.media_preferences.model_dump(),
-            "user_defined": cfg.context is None}
+            "user_defined": cfg.context is None, "takes_image": cfg.takes_image,
+            # an attitude that takes a picture needs the vision model; the others are always available
+            **(context.availability().vision().to_dict(lang) if cfg.takes_image else READY.to_dict(lang))}
 
 
 def output_summary(cfg: OutputConfig, lang: str) -> dict[str, Any]:
@@ -43,6 +47,7 @@ def output_summary(cfg: OutputConfig, lang: str) -> dict[str, Any]:
             "backend": chunk.backend, "model": chunk.model,
             "estimated_duration_seconds": chunk.estimated_duration_seconds, "vram_gb": chunk.vram_gb,
             "has_optimization": chunk.optimization_instruction is not None,
+            "takes_image": chunk.takes_image,  # starts from the student's picture, which it then needs
             "parameters": cfg.parameters.model_dump(exclude_none=True),
             "display": cfg.display.model_dump(), "audience": cfg.audience.model_dump(),
             **context.availability().check(chunk).to_dict(lang)}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from devserver.backends.base import split_model_ref
+from devserver.errors import AppError
 from devserver.schemas.models import OutputChunk
 
 REASONS = {
@@ -23,7 +24,12 @@ REASONS = {
                  "en": "{name} just failed several times and is pausing briefly."},
     "missing_model": {"de": "Das Modell {model} ist in {name} nicht installiert.",
                       "en": "The model {model} is not installed in {name}."},
+    "missing_models": {"de": "Die Modelle {model} sind in {name} nicht installiert.",
+                       "en": "The models {model} are not installed in {name}."},
     "missing_node": {"de": "{name} fehlt der Baustein {model}.", "en": "{name} lacks the node type {model}."},
+    "missing_nodes": {"de": "{name} fehlen die Bausteine {model}.", "en": "{name} lacks the node types {model}."},
+    "no_vision_model": {"de": "Auf diesem Server ist kein Modell eingerichtet, das Bilder beschreiben kann.",
+                        "en": "No model that can describe pictures is set up on this server."},
 }
 
 
@@ -77,10 +83,26 @@ class AvailabilityChecker:
             return Availability(False, state, _reason(state, name, ""))
         backend = self._registry.get(chunk.backend)
         lacking = self._cached(("parts", f"{chunk.backend}:{chunk.name}"), lambda: backend.missing_parts(chunk))
-        if lacking.get("nodes"):  # a node type whose custom-node module is missing or failed to import
-            return Availability(False, "missing_node", _reason("missing_node", name, ", ".join(lacking["nodes"])))
-        if lacking.get("models"):
-            return Availability(False, "missing_model", _reason("missing_model", name, lacking["models"][0]))
+        # every missing part is named, node types (a custom-node module missing or failed to import) first
+        reasons = [_reason(kind if len(parts) == 1 else f"{kind}s", name, ", ".join(parts))
+                   for kind, parts in (("missing_node", lacking.get("nodes")), ("missing_model", lacking.get("models")))
+                   if parts]
+        if reasons:
+            state = "missing_node" if lacking.get("nodes") else "missing_model"
+            return Availability(False, state, {lang: " ".join(r[lang] for r in reasons) for lang in reasons[0]})
+        return Availability(True, "ok")
+
+    def vision(self) -> Availability:
+        """Return whether uploaded pictures can be described now (VISION_MODEL set, its backend up)."""
+        ref = self._config.VISION_MODEL
+        if not ref:
+            return Availability(False, "no_vision_model", _reason("no_vision_model", "", ""))
+        try:
+            state, name = self._backend_state(split_model_ref(ref)[0])
+        except AppError:  # not provider/model, or a provider this server does not know
+            return Availability(False, "not_configured", _reason("not_configured", ref, ""))
+        if state != "ok":
+            return Availability(False, state, _reason(state, name, ""))
         return Availability(True, "ok")
 
 

@@ -16,11 +16,19 @@ up — timeout, lost socket, cancel — its prompt is interrupted or taken off t
 never runs next to it. Outputs are taken from exactly this prompt's history entry and fetched with
 `/view`, never "the newest file in the folder".
 
+A chunk that maps `input_image` (img2img, image → video) starts from the request's picture: it is
+refused before any call when there is none, else sent with `POST /upload/image` to the server that
+runs the job, under a name derived from the job id (every retry overwrites the same file), and the
+name the server answers goes into the LoadImage node. Video save nodes report their file like
+images (`SaveWEBM`/`SaveVideo`: under `images` with `animated: [true]`; VHS: under `gifs`); the
+downloaded bytes decide the MIME type (video/webm, video/mp4).
+
 Configuration errors (missing node type or model, a workflow ComfyUI rejects with `node_errors`)
 are `BackendMisconfigured`: the router neither retries them nor pauses the backend for them.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -31,6 +39,7 @@ from websockets.sync.client import ClientConnection
 
 from devserver.backends.base import (CancelToken, Health, MediaBackend, MediaRequest, MediaResult, Progress,
                                      ProgressCallback)
+from devserver.backends.comfyui_input import input_image, upload_name
 from devserver.backends.comfyui_progress import Tracker, history_outcome
 from devserver.backends.comfyui_server import ComfyUIServer, version_of
 from devserver.backends.comfyui_workflow import inject, mapped_value, offered_anywhere, output_files, unmapped
@@ -75,14 +84,16 @@ class ComfyUIBackend(MediaBackend):
 
     def __init__(self, url: str, *, timeout: float = 600.0, free_after_job: bool = False,
                  max_bytes: int = 200_000_000, quiet_seconds: float = 10.0, poll_seconds: float = 1.0,
-                 http_timeout: float = 30.0, cache_seconds: float = 60.0, skip_seconds: float = 30.0) -> None:
+                 http_timeout: float = 30.0, cache_seconds: float = 60.0, skip_seconds: float = 30.0,
+                 recheck_seconds: float = 2.0) -> None:
         self.timeout = timeout
         self.free_after_job = free_after_job
         self.max_bytes = max_bytes
         self.quiet_seconds = quiet_seconds
         self.poll_seconds = poll_seconds
         self.servers = [ComfyUIServer(u, backend=self.backend_id, http_timeout=http_timeout,
-                                      cache_seconds=cache_seconds) for u in split_urls(url)]
+                                      cache_seconds=cache_seconds, recheck_seconds=recheck_seconds)
+                        for u in split_urls(url)]
         self.pool = InstancePool(self.servers, skip_seconds)
 
     @classmethod
@@ -159,6 +170,7 @@ class ComfyUIBackend(MediaBackend):
         chunk = request.chunk
         if chunk is None or not chunk.workflow or not chunk.output_node:
             raise ConfigError("a ComfyUI output chunk needs a workflow and an output_node")
+        image = input_image(request)
         started = time.perf_counter()
         deadline = request.deadline or time.monotonic() + self.timeout
         values = request.values()
@@ -168,6 +180,9 @@ class ComfyUIBackend(MediaBackend):
         try:
             try:
                 version = version_of(server.cached("/system_stats", deadline))
+                if image is not None:  # each server has its own input folder: upload to the one that runs it
+                    ref = server.upload(image, upload_name(attempt_prompt_id(request.job_id, 1), image), deadline)
+                    graph = inject(graph, chunk.input_mappings, {"input_image": ref})
                 own_id = attempt_prompt_id(request.job_id, request.attempt)
                 prompt_id, entry = self._run(server, graph, client_id, own_id, on_progress or (lambda _p: None),
                                              cancel or CancelToken(), deadline)
@@ -188,8 +203,13 @@ class ComfyUIBackend(MediaBackend):
                                      backend=self.backend_id, code="comfyui_no_output")
         parameters: dict[str, Any] = {"workflow": graph, "seed": mapped_value(graph, chunk.input_mappings, "seed"),
                                       "client_id": client_id}
-        if unmapped(chunk.input_mappings, values):
-            parameters["not_sent"] = unmapped(chunk.input_mappings, values)  # the workflow has no input for them
+        if image is not None:
+            parameters["input_image"] = {"name": mapped_value(graph, chunk.input_mappings, "input_image"),
+                                         "mime": image.mime, "bytes": len(image.data),
+                                         "sha256": hashlib.sha256(image.data).hexdigest()}
+        not_sent = unmapped(chunk.input_mappings, values) + (["input_image"] if request.input_image and not image else [])
+        if not_sent:
+            parameters["not_sent"] = not_sent  # the workflow has no input for them
         return MediaResult(files=files, backend=self.backend_id, model_requested=chunk.model, model_used=chunk.model,
                            parameters=parameters, duration_ms=(time.perf_counter() - started) * 1000,
                            ids={"prompt_id": prompt_id, "client_id": client_id, "comfyui_version": version or "",

@@ -3,7 +3,9 @@
 A frozen ComfyUI (process stopped) still accepts connections and answers nothing, so a call with
 only its own timeout would outlive the job; here each call waits at most until the job's deadline
 (or `http_timeout`, whichever comes first). `/object_info` and `/system_stats` change rarely and
-are cached for `cache_seconds`.
+are cached for `cache_seconds`. When a graph seems to lack a node type or model, `/object_info` is
+fetched again (someone may have installed it since), but at most once per `recheck_seconds`: it is
+about 500 KB and takes half a second on a real server, and listing the outputs checks every chunk.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from websockets.sync.client import ClientConnection, connect as ws_connect
 
 from devserver.backends.base import Health, MediaFile
 from devserver.backends.comfyui_progress import queue_position
-from devserver.backends.comfyui_workflow import missing_models, missing_nodes, node_errors, rejection_text
+from devserver.backends.comfyui_workflow import (missing_models, missing_nodes, node_errors, rejection_text,
+                                                 uploaded_ref)
 from devserver.backends.download import fetch_media
 from devserver.errors import BackendBadResponse, BackendError, BackendMisconfigured, BackendTimeout, BackendUnavailable
 
@@ -29,16 +32,19 @@ WS_MAX_FRAME = 32 * 2**20  # latent previews arrive as binary frames; large ones
 WS_OPEN_SECONDS = 10.0
 HEALTH_SECONDS = 5.0
 STOP_SECONDS = 1.0  # how long interrupting or dequeuing a prompt may take once its job is over
+UPLOAD_SUBFOLDER = "devserver"  # our images in ComfyUI's input folder, apart from what people put there
 
 
 class ComfyUIServer:
     """HTTP and websocket access to one ComfyUI instance."""
 
-    def __init__(self, url: str, *, backend: str, http_timeout: float = 30.0, cache_seconds: float = 60.0) -> None:
+    def __init__(self, url: str, *, backend: str, http_timeout: float = 30.0, cache_seconds: float = 60.0,
+                 recheck_seconds: float = 2.0) -> None:
         self.url = url.strip().rstrip("/")
         self.backend = backend
         self.http_timeout = http_timeout
         self.cache_seconds = cache_seconds
+        self.recheck_seconds = recheck_seconds
         # ComfyUI lives on the local network: talk to it directly, never through an environment proxy.
         self._http = httpx.Client(base_url=self.url, timeout=http_timeout, trust_env=False)
         self._cache: dict[str, tuple[float, Any]] = {}
@@ -69,10 +75,10 @@ class ComfyUIServer:
         return Health("ok", devices or "no devices reported", version=version_of(stats),
                       latency_ms=(time.perf_counter() - started) * 1000)
 
-    def cached(self, path: str, deadline: float, refresh: bool = False) -> dict[str, Any]:
-        """GET a slow-changing document (object_info, system_stats), reusing it for `cache_seconds`."""
+    def cached(self, path: str, deadline: float, max_age: float | None = None) -> dict[str, Any]:
+        """GET a slow-changing document (object_info, system_stats), reusing it for `cache_seconds` (or `max_age`)."""
         hit = self._cache.get(path)
-        if hit and not refresh and time.monotonic() - hit[0] < self.cache_seconds:
+        if hit and time.monotonic() - hit[0] < (self.cache_seconds if max_age is None else max_age):
             return hit[1]
         data = self.get_json(path, deadline)
         self._cache[path] = (time.monotonic(), data)
@@ -82,7 +88,7 @@ class ComfyUIServer:
         """Return the node types and model files the graph needs that this server lacks."""
         info = self.cached("/object_info", deadline)
         if missing_nodes(graph, info) or missing_models(graph, info, required):
-            info = self.cached("/object_info", deadline, refresh=True)  # installed since the cached copy?
+            info = self.cached("/object_info", deadline, max_age=self.recheck_seconds)  # installed since?
         return {k: v for k, v in (("nodes", missing_nodes(graph, info)),
                                   ("models", missing_models(graph, info, required))) if v}
 
@@ -150,6 +156,23 @@ class ComfyUIServer:
         if not isinstance(returned, str) or not returned:
             raise BackendBadResponse("ComfyUI accepted the prompt but returned no prompt_id.", backend=self.backend)
         return returned
+
+    def upload(self, image: MediaFile, name: str, deadline: float) -> str:
+        """Store an input image with `POST /upload/image`; return the name a LoadImage node opens it by.
+
+        `overwrite` keeps the name stable: without it the server would store a retry's copy of a
+        changed file as "name (1).png". The server's answer, not our request, says where it went.
+        """
+        form = {"type": "input", "subfolder": UPLOAD_SUBFOLDER, "overwrite": "true"}
+        response = self.request("POST", "/upload/image", deadline, data=form,
+                                files={"image": (name, image.data, image.mime)})
+        answer = self.json(response, "/upload/image")
+        try:
+            return uploaded_ref(answer)
+        except ValueError:
+            raise BackendBadResponse("ComfyUI stored the input image but did not say under which name.",
+                                     backend=self.backend, retryable=True,
+                                     details={"answer": str(answer)[:300]}) from None
 
     def position(self, prompt_id: str, deadline: float) -> int | None:
         """Return the prompt's place in ComfyUI's queue (0 = running, None = not queued)."""

@@ -15,7 +15,8 @@ from devserver.errors import ConfigError
 
 # How each mappable value is typed before it goes into the graph (ComfyUI validates types strictly).
 COERCE: dict[str, type] = {"prompt": str, "negative_prompt": str, "seed": int, "width": int,
-                           "height": int, "steps": int, "cfg": float, "duration": float}
+                           "height": int, "steps": int, "cfg": float, "duration": float, "denoise": float,
+                           "input_image": str}
 
 
 def is_link(value: Any) -> bool:
@@ -124,6 +125,14 @@ def output_files(outputs: Mapping[str, Any]) -> list[dict[str, str]]:
                 files.append({"filename": item["filename"], "subfolder": str(item.get("subfolder", "")),
                               "type": str(item.get("type", "output"))})
     return files
+
+
+def uploaded_ref(answer: Mapping[str, Any]) -> str:
+    """Return how a LoadImage input names a file `POST /upload/image` stored: `subfolder/name`."""
+    name, subfolder = answer.get("name"), answer.get("subfolder") or ""
+    if not isinstance(name, str) or not name or not isinstance(subfolder, str):
+        raise ValueError("the upload answer names no file")
+    return f"{subfolder.strip('/')}/{name}" if subfolder.strip("/") else name
 
 
 def node_errors(answer: Mapping[str, Any]) -> dict[str, Any]:

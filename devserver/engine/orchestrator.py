@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from devserver.engine import image_source
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request, StoryboardRequest
@@ -53,12 +54,18 @@ class Services:
             options = {**options, "seed": self.config.LLM_SEED}
         return self.router.chat(role, messages, options, json_schema=json_schema, on_token=on_token)
 
+    def see(self, messages: Any, options: dict[str, Any]) -> Any:
+        """Call VISION_MODEL alone (a text model down the fallback chain would answer without the picture)."""
+        if self.config.LLM_SEED is not None and "seed" not in options:
+            options = {**options, "seed": self.config.LLM_SEED}
+        return self.router.chat_model(self.config.VISION_MODEL, messages, options, fallback=False)
+
     def before_media(self, chunk: OutputChunk) -> None:
         """Free the GPU memory of every role's unloadable model (Ollama) before a ComfyUI job, when configured."""
         if chunk.backend == "comfyui" and self.config.OLLAMA_UNLOAD_BEFORE_MEDIA:
-            # the image check's vision model (loaded after the last picture) holds GPU memory too
-            refs = {*self.config.MODEL_ROLE_MAP.values(), *([self.config.IMAGE_CHECK_MODEL]
-                                                            if self.config.IMAGE_CHECK_MODEL else [])}
+            # the vision models (image check, picture description) hold GPU memory too
+            seeing = [ref for ref in (self.config.IMAGE_CHECK_MODEL, self.config.VISION_MODEL) if ref]
+            refs = {*self.config.MODEL_ROLE_MAP.values(), *seeing}
             for ref in sorted(refs):
                 try:
                     self.router.unload_model(ref)
@@ -88,6 +95,8 @@ class Orchestrator:
             state = self._runs.get(run_id) if run_id else None
             if state is None and run_id and (phase in CONTINUING or self.services.recorder.exists(run_id)):
                 state = self._restore(run_id)  # after a restart, or once it left the live cache
+            if state is not None and not state.fingerprints and not state.phase_count and phase in ("stage2", "execute"):
+                state = None  # a run opened by a picture upload: its first phase starts it like a new run
             if state is not None:
                 if self._is_retry(state, phase, fingerprint):
                     return state  # the same POST again: nothing is executed twice
@@ -145,6 +154,7 @@ class Orchestrator:
             catalog.output(oid)
         if getattr(req, "output_config", None):
             catalog.output(req.output_config)  # type: ignore[attr-defined]
+        image_source.validate(self.services, req)
 
     def _new_state(self, run_id: str, req: Body, owner: RunOwner | None = None) -> RunState:
         # the session's level is the base; the request may only make it stricter

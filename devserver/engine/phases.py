@@ -17,15 +17,17 @@ import uuid
 from typing import Any, Callable
 
 from devserver.backends.base import MediaRequest, Progress
-from devserver.engine import stages
+from devserver.engine import image_source, stages
 from devserver.engine.context import Blocked, PhaseContext
 from devserver.engine.image_gate import screen_image
 from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
 from devserver.engine.run_state import OutputState
 from devserver.errors import BackendError, ValidationFailed
 from devserver.recorder.items import BLOCKED_ITEMS, SAFETY_CHECK_ITEMS
+from devserver.safety.image_check import prepare
 from devserver.schemas.models import LlmChunk, OutputChunk
 
+PICTURE_LABEL = "The picture shows:"  # joins the vision model's description to the student's text
 PROMPT_NAMESPACE = uuid.UUID("5b1f7c1e-8f0e-4d6a-9a57-2f3c4d5e6f70")
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
               "audio/mpeg": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/flac": "flac",
@@ -134,9 +136,12 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     assert isinstance(chunk, LlmChunk)
     context, text = run_stage1(ctx, req)
 
+    picture = describe_picture(ctx, req.input_image) if req.input_image else None
+    text_in = text if picture is None else f"{text}\n\n{PICTURE_LABEL} {picture}"
+
     ctx.enter("stage2", "interception")
     iterations = cfg.parameters.iterations or pipeline.iterations or 1
-    state.begin_interception(chunk.task_instruction, context, text, iterations)
+    state.begin_interception(chunk.task_instruction, context, text_in, iterations)
 
     def on_iteration(index: int, step: stages.TextStep) -> None:
         item = {"stage_iteration": index, "file": ctx.entity(f"interception_{index}", step.text),
@@ -151,7 +156,7 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
         ctx.emit("interception_iteration", stage="stage2", content=step.text, **item)
         ctx.check_cancel()
 
-    outcome = stages.intercept(ctx.services.chat, chunk, context, text, iterations=iterations,
+    outcome = stages.intercept(ctx.services.chat, chunk, context, text_in, iterations=iterations,
                                languages=cfg.parameters.languages, temperature=cfg.parameters.temperature,
                                max_tokens=cfg.parameters.max_tokens, on_iteration=on_iteration)
     state.finish_interception(outcome.text)
@@ -159,7 +164,21 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
              file=ctx.entity("interception", outcome.text),
              metadata={"schema": cfg.id, "config_version": cfg.version, "iterations": len(outcome.iterations),
                        "parts": {"task_instruction": chunk.task_instruction, "context": context,
-                                 "input": text}})
+                                 "input": text_in}})
+
+
+def describe_picture(ctx: PhaseContext, ref: str) -> str:
+    """Let VISION_MODEL describe the student's uploaded picture; the description is checked like any model text."""
+    ctx.enter("stage1", "image_description")
+    services = ctx.services
+    image = image_source.find(services.recorder, ref, ctx.state.run_id, image_source.UPLOAD_ITEMS)
+    picture = prepare(image_source.load(services.recorder, image).data, services.config.IMAGE_CHECK_MAX_SIDE)
+    step = stages.describe_image(services.see, picture)
+    item = {"file": ctx.entity("image_description", step.text),
+            "metadata": {"input_image": str(image), **step.record()}}
+    guard(ctx, "image_description", step.text, "stage1", "image_description", **item)
+    ctx.emit("image_description", stage="stage1", content=step.text, **item)
+    return step.text
 
 
 def edited(ctx: PhaseContext, original: str | None, text: str, field: str, stage: str,
@@ -195,7 +214,8 @@ def optimize_one(ctx: PhaseContext, output_id: str, output_chunk: OutputChunk, t
     ctx.state.set_optimization(output_id, instruction=output_chunk.optimization_instruction.get(ctx.state.lang)
                                if output_chunk.optimization_instruction else None, input=text, result=None,
                                status="running")
-    step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang)
+    reliable = not ctx.services.router.is_demo(chunk.model_role)
+    step = stages.optimize(ctx.services.chat, chunk, output_chunk, text, ctx.state.lang, reliable=reliable)
     item = {"file": ctx.entity(f"optimization_{output_id}", step.text),
             "metadata": {"output_config": output_id, **step.record()}}
     if step.skipped is None:  # a model wrote it: checked before the student sees it
@@ -306,9 +326,11 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     seed = req.seed if req.seed is not None else (params.seed if params.seed_policy == "fixed" else None)
     state.update_output(out, seed=seed if seed is not None else random.SystemRandom().randrange(2**31))
     job_id = str(uuid.uuid5(PROMPT_NAMESPACE, f"{state.run_id}:{state.generation_count}:{out.index}"))
+    source = image_source.find(services.recorder, req.input_image, state.run_id) if req.input_image else None
     request = MediaRequest(prompt=out.prompt, negative_prompt=out.negative_prompt or "", seed=out.seed,
                            width=params.width, height=params.height, steps=params.steps, cfg=params.cfg,
-                           duration=params.duration, job_id=job_id, chunk=chunk)
+                           duration=params.duration, job_id=job_id, chunk=chunk, denoise=req.denoise,
+                           input_image=image_source.load(services.recorder, source) if source else None)
 
     ctx.enter("stage4", "generation")
     services.before_media(chunk)
@@ -345,7 +367,13 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     ctx.emit(f"output_{chunk.media_type}", stage="stage4", media_type=chunk.media_type, loop_iteration=loop,
              file=out.file, metadata={"output_config": out.output_config, "index": out.index, "seed": out.seed,
                                       "prompt": out.prompt, "negative_prompt": out.negative_prompt,
-                                      "mime": media.mime, **recorded, **result.record()})
+                                      "mime": media.mime, **recorded, **source_link(source, req.denoise),
+                                      **result.record()})
+
+
+def source_link(source: image_source.ImageRef | None, denoise: float | None) -> dict[str, Any]:
+    """Return what the output item records about the picture it started from (nothing without one)."""
+    return {} if source is None else {"input_image": str(source), "denoise": denoise}
 
 
 def run_execute(ctx: PhaseContext, req: ExecuteRequest) -> None:

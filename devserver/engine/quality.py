@@ -3,9 +3,11 @@
 Small models (and sometimes large ones) answer a task with something else: a loop of the same
 phrase, a comment about the task ("In this translation, I've…", "Here is…"), the prompt template
 echoed back (`INPUT:`), a text far longer or shorter than its input, or — for a translation — the
-wrong language. `review()` strips what can be stripped (a leading template label, a "Here is …:"
-preface) and names what cannot; the stage retries once with `STRICT` settings and otherwise falls back
-honestly (see stages.py). Pure functions: no model, no I/O. Good answers pass untouched.
+wrong language, or — for an optimization — a text that no longer names what its input named (the
+idea's subject lost on the way to the generator). `review()` strips what can be stripped (a leading
+template label, a "Here is …:" preface) and names what cannot; the stage retries once with `STRICT`
+settings and otherwise falls back honestly (see stages.py). Pure functions: no model, no I/O. Good
+answers pass untouched.
 """
 from __future__ import annotations
 
@@ -33,6 +35,22 @@ META_PHRASE = re.compile(r"\b(?:the|this) (?:original )?input\b|\btranslated int
                          r"\bthe translation of\b|\bas an ai\b", re.IGNORECASE)
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 ECHO_WORDS = 8  # this many consecutive words of the task instruction in an answer = an echo
+# Words that name nothing (German and English): the "did the subject survive" check looks past them.
+FUNCTION_WORDS = frozenset("""
+about above after again against along also among around away back because been before being below
+between both could does doing down during each even every from further have having here into just like
+made make many more most much must near only other over same should some such than that their them then
+there these they this those through under until upon very were what when where which while with within
+without would your
+aber alle allem allen aller alles also auch auf aus bei beim bin bis dann dass dein deine dem den denn der
+des dessen die dies diese diesem diesen dieser dieses doch dort durch eine einem einen einer eines etwas
+euch für gegen hat hatte hier ihm ihn ihr ihre ihrem ihren immer ist jede jedem jeden jeder jedes kein
+keine mein meine mit nach nicht noch nur oder ohne sehr sein seine seinem seinen sich sie sind über um und
+uns unter viel vom von vor wann war waren was weil wenn wer wie wird wo zum zur zwischen
+""".split())
+STEM = 5  # words agree on their first five letters: "sleeps"/"sleeping", "Fuchs"/"Fuchses"
+# The share of the input's naming words an answer must keep, per task (tasks not listed may change them).
+KEEP = {"optimization": 0.34}
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,23 @@ def length_off(text: str, source: str, kind: str) -> bool:
     return have < max(1.0, limits.low * had) or have > limits.high * had + limits.slack
 
 
+def naming_words(text: str) -> set[str]:
+    """Return the stems of a text's words that can name something (4+ letters, no function word)."""
+    return {w[:STEM] for w in words(text) if len(w) >= 4 and not w.isdigit() and w not in FUNCTION_WORDS}
+
+
+def lost_subject(text: str, source: str, kind: str) -> bool:
+    """Tell whether an answer keeps too few of the words its input names things with.
+
+    Only where the task must keep them (KEEP) and only between texts of the same language: an English
+    prompt made from a German text names the same things in other words."""
+    share = KEEP.get(kind)
+    had = naming_words(source)
+    if share is None or not had or looks_english(text) != looks_english(source):
+        return False
+    return len(had & naming_words(text)) < max(1.0, share * len(had))
+
+
 def review(text: str, source: str, kind: str, *, instruction: str = "", target: str | None = None) -> Review:
     """Clean one model answer and list what makes it unusable for its task (`kind` is a LIMITS key)."""
     cleaned = strip_echo(text)
@@ -126,6 +161,8 @@ def review(text: str, source: str, kind: str, *, instruction: str = "", target: 
         problems.append("length")
     if cleaned and target == "en" and not looks_english(cleaned):
         problems.append("wrong_language")
+    if cleaned and lost_subject(cleaned, source, kind):
+        problems.append("lost_subject")
     return Review(cleaned, tuple(problems))
 
 

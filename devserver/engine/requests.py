@@ -18,6 +18,9 @@ Level = Literal["kids", "youth", "adult", "research"]
 Lang = Literal["de", "en"]
 TEXT_MAX = 5000
 RULES_MAX = 10000
+# a picture of this run (the file name the upload answered) or <run_id>/<file> of another run's picture
+ENTITY_FILE = r"\d{2,}_[a-z0-9_]{1,40}\.[a-z0-9]{1,8}"
+IMAGE_REF = rf"^(?:[0-9a-f-]{{36}}/)?{ENTITY_FILE}$"
 
 
 def merge_outputs(single: str | None, many: list[str]) -> list[str]:
@@ -53,8 +56,16 @@ class Stage2Request(Body):
     safety_level: Level | None = None
     lang: Lang = "de"
     session: str | None = Field(default=None, max_length=64)
+    input_image: str | None = Field(default=None, max_length=80, pattern=f"^{ENTITY_FILE}$",
+                                    description="the uploaded picture of this run, for an attitude that takes one")
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _picture_in_run(self) -> "Stage2Request":
+        if self.input_image is not None and self.run_id is None:
+            raise ValueError("input_image names a picture uploaded to a run: send that run_id too")
+        return self
 
 
 class OptimizeRequest(Body):
@@ -77,6 +88,9 @@ class GenerationRequest(Body):
     seed: int | None = Field(default=None, ge=0, le=2**53)
     safety_level: Level | None = None
     lang: Lang = "de"
+    input_image: str | None = Field(default=None, max_length=120, pattern=IMAGE_REF,
+                                    description="a picture the output starts from (img2img, image to video)")
+    denoise: float | None = Field(default=None, ge=0, le=1, description="how far the output may move from it")
 
     @model_validator(mode="after")
     def _outputs(self) -> "GenerationRequest":

@@ -33,6 +33,8 @@ ITEM_TYPES = frozenset({
     "storyboard_brief",       # (+) a storyboard's brief: title and logline (scenes follow as items of their own)
     "storyboard_scene",       # (+) one scene of the brief, as the model wrote it, with its check's outcome
     "storyboard_edit",        # (+) the student's edited scene list: order, changed, removed scenes
+    "user_input_image",       # (+) a picture the student uploaded (cleaned of metadata), see api/uploads.py
+    "image_description",      # (+) the vision model's description of that picture (VISION_MODEL), checked
 })
 
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")

@@ -11,24 +11,28 @@ Matching modes (per term, see `terms.py`):
 * `number`   digits as written, alone or joined by separators ("88", "14/88"), never inside a decimal.
 
 All words are found by dictionary lookups on precomputed keys (inflected forms expanded at load time),
-compound and prefix terms by one trie-shaped regular expression over the text's concatenated keys, and
-misspellings by the deletion index in `fuzzy.py`. A hit then passes the term's context rules
+compound and prefix terms by one Aho-Corasick pass over the text's concatenated keys, and
+misspellings by the index in `fuzzy.py`; each distinct word and pair of neighbours is analysed once
+(`memo.py`). A hit then passes the term's context rules
 (`needs_with`, `clear_with`, counts such as "88 Tasten") and becomes, per level, a block, a question
 for the verifier, or nothing.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from itertools import compress
 from typing import Iterable, Iterator
 
-from devserver.safety.fuzzy import CACHE_LIMIT, MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
+import ahocorasick
+
+from devserver.safety.fuzzy import MIN_LENGTH, FuzzyIndex, allowed_distance, osa_distance
 from devserver.safety.normalize import SUFFIXES, Tokens, fold, prepare_clean, tokens_of
+from devserver.safety.memo import Memo
 from devserver.safety.result import FilterResult, Hit, decide
-from devserver.safety.squeeze import SqueezeIndex
+from devserver.safety.squeeze import SPLIT_FRAGMENT, SqueezeIndex
 from devserver.safety.symbols import SymbolIndex
 from devserver.safety.terms import Term
-from devserver.safety.views import clean, has_number_words, mixed_skeleton, needs_skeleton, numbers
+from devserver.safety.views import clean, has_number_words, mixed_skeleton, needs_skeleton, numbers, palochka_as_l
 
 # Words after a number that do not make it a count ("88 und HH" is no quantity).
 _FUNCTION_WORDS = frozenset(
@@ -80,6 +84,18 @@ class _Context:
         return bool(self.phrases) and any(p in tokens.spaced for p in self.phrases)
 
 
+@dataclass(frozen=True)
+class _Word:
+    """What one word of a text can contribute, worked out once per distinct word (prompts repeat their words)."""
+
+    exact: tuple[tuple[Term, str], ...]  # terms it is, with the form that matched
+    phrases: tuple[_Phrase, ...]  # multi-word terms anchored on it
+    fuzzy: tuple[Term, ...]  # terms it nearly spells
+    fragment: bool  # one or two letters, not a function word: a piece of a split term ("hi tler")
+
+
+
+
 @dataclass
 class _Found:
     tokens: Tokens
@@ -91,23 +107,27 @@ class _Found:
             self.hits[term] = Hit(term, found, fuzzy)
 
 
-def _trie_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    """Compile words into one regex shaped like a trie (shared prefixes tested once, longest first)."""
-    trie: dict[str, dict] = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+class _Substrings:
+    """Keys inside a text, found in one pass (Aho-Corasick): at each position the longest key that starts there."""
 
-    def build(node: dict[str, dict]) -> str:
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 and "" not in node else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
+    def __init__(self, keys: Iterable[str]):
+        self._automaton = ahocorasick.Automaton()
+        for key in keys:
+            self._automaton.add_word(key, key)
+        self._empty = len(self._automaton) == 0
+        if not self._empty:
+            self._automaton.make_automaton()
 
-    return re.compile(f"(?=({build(trie)}))") if trie else None
+    def find(self, text: str) -> list[tuple[int, str]]:
+        """Return (start, key) in the order of the starts."""
+        if self._empty:
+            return []
+        longest: dict[int, str] = {}
+        for last, key in self._automaton.iter(text):
+            start = last + 1 - len(key)
+            if len(key) > len(longest.get(start, "")):
+                longest[start] = key
+        return sorted(longest.items())
 
 
 class TermFilter:
@@ -140,14 +160,15 @@ class TermFilter:
                         self._exact_raw.setdefault(form, []).append(term)
             if term.needs_with or term.clear_with:
                 self._context[term] = (_Context.of(term.needs_with), _Context.of(term.clear_with))
-        self._pattern = _trie_pattern(self._inside)
+        self._substrings = _Substrings(self._inside)
         self._squeezed = SqueezeIndex(((form, t) for form, ts in self._exact.items() for t in ts), _FUNCTION_WORDS)
         self._squeezed_raw = SqueezeIndex(((form, t) for form, ts in self._exact_raw.items() for t in ts),
                                           _FUNCTION_WORDS)
         self._fuzzy = FuzzyIndex(fuzzy_single + fuzzy_joined)
         self._fuzzy_single = FuzzyIndex(fuzzy_single)  # for two words written apart ("haken kreutz")
-        self._word_cache: dict[str, tuple[Term, ...]] = {}  # prompts repeat their words: fuzzy results per word
-        self._pair_cache: dict[str, tuple[tuple[Term, bool], ...]] = {}
+        self._words: Memo[str, _Word | None] = Memo(self._word)  # prompts repeat their words: each is analysed once
+        # by two neighbouring keys
+        self._pairs: Memo[tuple[str, str], tuple[tuple[Term, bool], ...]] = Memo(self._split_word)
 
     def _index(self, term: Term, keys: tuple[str, ...], fuzzy_single: list, fuzzy_joined: list) -> None:
         if term.match == "number":
@@ -182,11 +203,13 @@ class TermFilter:
         naming the first view of the text that caught it."""
         cleaned = clean(text)
         hits: dict[Term, Hit] = {}
-        for term, symbol, view in self._symbols.scan(cleaned):
-            hits.setdefault(term, Hit(term, symbol, view=view))
+        unusual = needs_skeleton(cleaned)  # symbols and look-alikes lie beyond Latin Extended-A
+        if unusual:
+            for term, symbol, view in self._symbols.scan(cleaned):
+                hits.setdefault(term, Hit(term, symbol, view=view))
         codes = sum(term.escalate for term in hits)  # a symbol code counts towards "two codes" ("ᛋᛋ 88 Tattoo")
         seen: set[str] = set()
-        for view, form in _views(cleaned):
+        for view, form in _views(cleaned, unusual):
             prepared = prepare_clean(form)
             if prepared in seen:  # most texts look the same in every view: scan each distinct one once
                 continue
@@ -195,45 +218,67 @@ class TermFilter:
             for hit in self._scan(tokens, codes):
                 known = hits.get(hit.term)
                 if known is None or known.fuzzy and not hit.fuzzy:  # credit the view that saw it exactly
-                    hits[hit.term] = replace(hit, view=view)
+                    hits[hit.term] = Hit(hit.term, hit.found, hit.fuzzy, view)
             if view == "text":
                 as_digits = numbers(cleaned, has_number_words(tokens.raws))
                 if as_digits is not None:
                     for hit in self._scan(tokens_of(prepare_clean(as_digits)), codes):
-                        hits.setdefault(hit.term, replace(hit, view="numbers"))
+                        hits.setdefault(hit.term, Hit(hit.term, hit.found, hit.fuzzy, "numbers"))
         return list(hits.values())
 
     def _scan(self, tokens: Tokens, codes: int = 0) -> list[Hit]:
         found = _Found(tokens)
-        exact, exact_raw = self._exact, self._exact_raw
-        for key, raw in zip(tokens.keys, tokens.raws):
-            for term in exact.get(key, ()):
-                found.add(term, key)
-            for term in exact_raw.get(raw, ()):
-                found.add(term, raw)
+        keys = tokens.keys
+        words = list(map(self._words.__getitem__, tokens.raws))
+        anchors: list[tuple[int, tuple[_Phrase, ...]]] = []
+        near: list[tuple[str, tuple[Term, ...]]] = []
+        fragment = False
+        for i in compress(range(len(words)), words):  # the words that are more than plain words
+            word = words[i]
+            for term, form in word.exact:
+                found.add(term, form)
+            if word.phrases:
+                anchors.append((i, word.phrases))
+            if word.fuzzy:
+                near.append((keys[i], word.fuzzy))
+            fragment = fragment or word.fragment
         for key in tokens.alternatives:
-            for term in exact.get(key, ()):
+            for term in self._exact.get(key, ()):
                 found.add(term, key)
         self._scan_inside(found)
-        self._scan_phrases(found)
+        self._scan_phrases(found, anchors)
         self._scan_numbers(found)
-        self._scan_fuzzy(found)
-        self._scan_squeezed(found)
+        for key, terms in near:
+            for term in terms:
+                found.add(term, key, fuzzy=True)
+        self._scan_split(found)
+        if fragment:  # a whole term written across words needs a fragment of one or two letters
+            self._scan_squeezed(found)
         survivors = [hit for hit in found.hits.values() if self._in_context(hit, found)]
         if len({hit.term for hit in survivors if hit.term.escalate}) + codes < 2:
             # A lone code before a noun is a count ("88 Tasten"); next to a second code ("HH 88 Graffiti") it is not.
             survivors = [hit for hit in survivors if hit.term not in found.counted]
         return survivors
 
+    def _word(self, raw: str) -> "_Word | None":
+        """Analyse one word of a text: its exact terms, the phrases it anchors, the terms it nearly spells (None:
+        a plain word)."""
+        key = fold(raw)
+        exact = tuple((term, key) for term in self._exact.get(key, ()))
+        exact += tuple((term, raw) for term in self._exact_raw.get(raw, ()))
+        phrases = tuple(self._phrases.get(key, ()))
+        fuzzy = ()
+        if len(key) >= MIN_LENGTH - 1 and key not in self._exact and key.isalpha():
+            fuzzy = tuple(term for _, term in self._fuzzy.lookup(key))
+        fragment = len(key) <= SPLIT_FRAGMENT and key not in _FUNCTION_WORDS
+        return _Word(exact, phrases, fuzzy, fragment) if exact or phrases or fuzzy or fragment else None
+
     def _scan_inside(self, found: _Found) -> None:
-        if self._pattern is None:
-            return
         tokens = found.tokens
         keys = tokens.keys
-        for match in self._pattern.finditer(tokens.joined):
-            key = match.group(1)
+        for begin, key in self._substrings.find(tokens.joined):
             starts = tokens.starts
-            begin, end = match.start(), match.start() + len(key)
+            end = begin + len(key)
             index = tokens.token_at(begin)
             at_start = starts[index] == begin
             within = end <= starts[index] + len(keys[index])
@@ -244,15 +289,15 @@ class TermFilter:
                     continue
                 found.add(term, key)
         for alternative in tokens.alternatives:
-            for match in self._pattern.finditer(alternative):
-                for term, mode in self._inside[match.group(1)]:
-                    if mode == "compound" or match.start() == 0:
-                        found.add(term, match.group(1))
+            for begin, key in self._substrings.find(alternative):
+                for term, mode in self._inside[key]:
+                    if mode == "compound" or begin == 0:
+                        found.add(term, key)
 
-    def _scan_phrases(self, found: _Found) -> None:
+    def _scan_phrases(self, found: _Found, anchors: list[tuple[int, tuple[_Phrase, ...]]]) -> None:
         keys = found.tokens.keys
-        for i, key in enumerate(keys):
-            for phrase in self._phrases.get(key, ()):
+        for i, phrases in anchors:
+            for phrase in phrases:
                 start = i - phrase.anchor
                 if start < 0 or phrase.term in found.hits and not found.hits[phrase.term].fuzzy:
                     continue
@@ -281,35 +326,17 @@ class TermFilter:
         for term, words in self._squeezed_raw.scan(found.tokens.raws):
             found.add(term, words)
 
-    def _scan_fuzzy(self, found: _Found) -> None:
-        words, pairs = self._word_cache, self._pair_cache
-        if len(words) > CACHE_LIMIT or len(pairs) > CACHE_LIMIT:
-            words.clear()
-            pairs.clear()
+    def _scan_split(self, found: _Found) -> None:
+        """Find a word split in two ("haken kreutz", "Wolfs-Angel")."""
         keys = found.tokens.keys
-        for key in keys:
-            hits = words.get(key)
-            if hits is None:
-                hits = words[key] = self._fuzzy_word(key)
-            for term in hits:
-                found.add(term, key, fuzzy=True)
-        for first, second in zip(keys, keys[1:]):  # a word split in two ("haken kreutz", "Wolfs-Angel")
-            if len(first) < 3 or len(second) < 3:
-                continue
-            pair = first + " " + second
-            hits = pairs.get(pair)
-            if hits is None:
-                hits = pairs[pair] = self._split_word(first, second)
+        pairs = list(zip(keys, keys[1:]))
+        for pair, hits in zip(pairs, map(self._pairs.__getitem__, pairs)):
             for term, fuzzy in hits:
-                found.add(term, pair, fuzzy)
+                found.add(term, " ".join(pair), fuzzy)
 
-    def _fuzzy_word(self, key: str) -> tuple[Term, ...]:
-        if len(key) < MIN_LENGTH - 1 or key in self._exact or not key.isalpha():
-            return ()
-        return tuple(term for _, term in self._fuzzy.lookup(key))
-
-    def _split_word(self, first: str, second: str) -> tuple[tuple[Term, bool], ...]:
-        if not (first.isalpha() and second.isalpha()):
+    def _split_word(self, pair: tuple[str, str]) -> tuple[tuple[Term, bool], ...]:
+        first, second = pair
+        if len(first) < 3 or len(second) < 3 or not (first.isalpha() and second.isalpha()):
             return ()
         joined = first + (second[1:] if first[-1] == second[0] else second)
         exact = [(t, False) for t in self._exact.get(joined, ()) if t.fuzzy and len(t.keys[0]) == 1]
@@ -328,11 +355,15 @@ class TermFilter:
         return decide(self.scan(text), level)
 
 
-def _views(cleaned: str) -> Iterator[tuple[str, str]]:
-    """Yield (view name, text) for the letter views of a text (see `views.py`; numbers follow the text view)."""
+def _views(cleaned: str, unusual: bool) -> Iterator[tuple[str, str]]:
+    """Yield (view name, text) for the letter views of a text (see `views.py`; numbers follow the text view);
+    `unusual` tells whether the text `needs_skeleton`."""
     yield "text", cleaned
-    if needs_skeleton(cleaned):
+    if unusual:
         yield "skeleton", mixed_skeleton(cleaned)
+        as_l = palochka_as_l(cleaned)
+        if as_l is not None:
+            yield "skeleton", mixed_skeleton(as_l)
 
 
 def _inflected(form: str, match: str, refold=lambda f: f) -> list[str]:

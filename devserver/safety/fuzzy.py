@@ -2,20 +2,24 @@
 
 Allowed distance grows with the term: 1 edit for terms of 6–9 letters, 2 for 10 or more, none below 6
 (short words have too many harmless neighbours). Edits are insertions, deletions, substitutions and
-swaps of neighbours (optimal string alignment distance).
+swaps of neighbours (optimal string alignment distance, computed by `rapidfuzz` in C++).
 
-Candidates come from a deletion index: two strings within distance k share a string reachable by at
-most k deletions from each, so the index holds every term with up to k letters deleted, and a word
-looks up its own deletions — a few dictionary probes instead of a comparison with every term. Results
-are cached per word because prompts repeat their vocabulary.
+Two edits count only when the word keeps the term's first and last letter ("Forstwesen" is not "Horst
+Wessel"), and one edit never changes both ends of a word of five or more letters. So a term can only be
+near a word that shares its first or its last letter: the index keeps the terms by first and by last
+letter, and a word is compared only with those of a fitting length — a handful of C calls instead of a
+comparison with every term.
 """
 from __future__ import annotations
 
 from typing import Generic, Iterable, TypeVar
 
+from rapidfuzz.distance import OSA
+
+from devserver.safety.memo import Memo
+
 T = TypeVar("T")
 MIN_LENGTH = 6
-CACHE_LIMIT = 100_000
 
 
 def allowed_distance(length: int) -> int:
@@ -25,33 +29,7 @@ def allowed_distance(length: int) -> int:
 
 def osa_distance(a: str, b: str, limit: int) -> int:
     """Return the optimal-string-alignment distance of a and b, or limit + 1 once it must exceed limit."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        best = i
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            value = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                value = min(value, prev2[j - 2] + 1)
-            cur[j] = value
-            best = min(best, value)
-        if best > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
-def _deletions(word: str, depth: int) -> set[str]:
-    out = {word}
-    frontier = {word}
-    for _ in range(depth):
-        frontier = {w[:i] + w[i + 1:] for w in frontier if len(w) > 1 for i in range(len(w))}
-        out |= frontier
-    return out
+    return OSA.distance(a, b, score_cutoff=limit)
 
 
 class FuzzyIndex(Generic[T]):
@@ -59,42 +37,30 @@ class FuzzyIndex(Generic[T]):
 
     def __init__(self, items: Iterable[tuple[str, T]]):
         self._values: dict[str, list[T]] = {}
-        self._index: dict[str, set[str]] = {}
         for key, value in items:
-            depth = allowed_distance(len(key))
-            if depth == 0:
-                continue
-            self._values.setdefault(key, []).append(value)
-            for variant in _deletions(key, depth):
-                self._index.setdefault(variant, set()).add(key)
+            if allowed_distance(len(key)):
+                self._values.setdefault(key, []).append(value)
         lengths = [len(k) for k in self._values] or [0]
         self._min, self._max = MIN_LENGTH - 1, max(lengths) + 2
-        self._cache: dict[str, tuple[tuple[str, T], ...]] = {}
+        self._near: Memo[str, tuple[tuple[str, int, bool], ...]] = Memo(self._candidates)  # by a word's two ends
+
+    def _candidates(self, ends: str) -> tuple[tuple[str, int, bool], ...]:
+        """Return (key, edits allowed, both ends equal) for the keys that begin with ends[0] or end with ends[1]."""
+        first, last = ends
+        return tuple((key, allowed_distance(len(key)), key[0] == first and key[-1] == last)
+                     for key in self._values if key[0] == first or key[-1] == last)
 
     def lookup(self, word: str) -> tuple[tuple[str, T], ...]:
         """Return (term key, value) pairs within the allowed distance of `word` (excluding exact equality)."""
-        if not self._min <= len(word) <= self._max:
+        size = len(word)
+        if not self._min <= size <= self._max:
             return ()
-        found = self._cache.get(word)
-        if found is None:
-            found = self._search(word)
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[word] = found
-        return found
-
-    def _search(self, word: str) -> tuple[tuple[str, T], ...]:
-        depth = 2 if len(word) >= 8 else 1
-        keys: set[str] = set()
-        for variant in _deletions(word, depth):
-            keys.update(self._index.get(variant, ()))
-        out = []
-        for key in keys:
-            limit = allowed_distance(len(key))
-            if key == word:
+        out: list[tuple[str, T]] = []
+        for key, limit, same_ends in self._near[word[0] + word[-1]]:
+            if abs(len(key) - size) > limit or key == word:
                 continue
-            distance = osa_distance(word, key, limit)
             # Two edits only with the same first and last letter: "Forstwesen" is not "Horst Wessel".
-            if distance <= min(limit, 1) or (distance == 2 <= limit and word[0] == key[0] and word[-1] == key[-1]):
+            cutoff = limit if same_ends else 1
+            if OSA.distance(word, key, score_cutoff=cutoff) <= cutoff:
                 out.extend((key, value) for value in self._values[key])
         return tuple(out)

@@ -13,7 +13,9 @@ from devserver.safety.terms import CATEGORIES, read_model
 
 LANGS = ("de", "en")
 IMAGE_WITHHELD, IMAGE_UNCHECKED = "image_withheld", "image_unchecked"  # a generated picture that failed its check
-MESSAGE_CATEGORIES: tuple[str, ...] = (*CATEGORIES, "other", UNCHECKED_BLOCKED, IMAGE_WITHHELD, IMAGE_UNCHECKED)
+UPLOAD_WITHHELD, UPLOAD_UNCHECKED = "upload_withheld", "upload_unchecked"  # an uploaded picture that failed it
+MESSAGE_CATEGORIES: tuple[str, ...] = (*CATEGORIES, "other", UNCHECKED_BLOCKED, IMAGE_WITHHELD, IMAGE_UNCHECKED,
+                                       UPLOAD_WITHHELD, UPLOAD_UNCHECKED)
 
 
 class MessageText(BaseModel):

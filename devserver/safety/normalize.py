@@ -25,22 +25,30 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from devserver.safety.views import MARKS, clean
+from devserver.safety.memo import Memo
+from devserver.safety.views import MARKS, clean, is_latin1
 
 # Symbols read as letters that no transliteration gives (anyascii reads "€" as "EUR"): hand-made leetspeak.
 _LEET_SYMBOLS = str.maketrans({"€": "e", "£": "l", "¢": "c", "¡": "i", "©": "c", "®": "r", "¥": "y"})
 _UMLAUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _PLAIN = str.maketrans({"ä": "a", "ö": "o", "ü": "u"})
 _LEET = str.maketrans("01345789@$!", "oieastbgasi")
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[a-z0-9@$!]+")  # a decimal number is one token, never a code
+# Patterns on prepared (ASCII) text start with one character class, so that the regex engine skips ahead to
+# where a match can begin instead of trying every position ("[a-z]+" or a look-behind first would not).
+# A token: a decimal number ("14.88", one token, never a code) or a run of letters, digits and leetspeak symbols.
+_TOKEN = re.compile(r"[a-z0-9@$!](?:(?<=[0-9])[0-9]*(?:[.,][0-9]+)+|[a-z0-9@$!]*)")
 # "hh88", "88er": a word glued to a number at its start or end (digits inside a word are leetspeak: "h31l")
 _DIGITS_BLOCK = re.compile(r"^([a-z]+)(\d{2,})$|^(\d{2,})([a-z]+)$")
 # A number, or numbers joined by separators ("14/88", "1 4 8 8"); never part of a decimal ("14.88").
-_NUMBER_RUN = re.compile(r"(?<!\d)(?<!\d[.,])\d+(?:[ /|_\-]+\d+)*(?!\d|[.,]\d)")
+_NUMBER_RUN = re.compile(r"[0-9](?<![0-9].)(?<![0-9][.,].)[0-9]*(?:[ /|_\-]+[0-9]+)*(?![0-9]|[.,][0-9])")
+_DIGITS = re.compile(r"[0-9]+")
 _NEXT_WORD = re.compile(r"[^a-z0-9]*([a-z]+)")
-_HAS_DIGIT = re.compile(r"\d").search
+_HAS_DIGIT = re.compile(r"[0-9]").search
+_DECIMAL = re.compile(r"[0-9][.,][0-9]").search
+_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not re.fullmatch(r"[a-z0-9@$!]", chr(c))})
+_SYMBOLIC = re.compile(r"[0-9@$!]").search  # a token that is more than letters needs `_process`
 # Two single characters in a row ("s w a", "S.S."): only then is joining needed.
-_TWO_SINGLES = re.compile(r"(?<![a-z0-9@$!])[a-z0-9@$!][^a-z0-9@$!]+[a-z0-9@$!](?![a-z0-9@$!])").search
+_TWO_SINGLES = re.compile(r"[^a-z0-9@$!][a-z0-9@$!][^a-z0-9@$!]+[a-z0-9@$!](?![a-z0-9@$!])").search  # on " " + text
 _SHORT = 3  # keys this short keep their doubled letters
 
 
@@ -55,17 +63,28 @@ def prepare_clean(cleaned: str) -> str:
     folded = cleaned.casefold()
     if folded.isascii():
         return folded
-    if _BEYOND_LATIN1(folded) is None:  # the common German case: one table lookup a character
+    plain = folded.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")  # German text: umlauts (ß casefolds)
+    if plain.isascii():
+        return plain
+    if is_latin1(folded):  # other Latin-1 letters: one table lookup a character
         return folded.translate(_LATIN1)
-    composed = unicodedata.normalize("NFC", folded).translate(_UMLAUT).translate(_LEET_SYMBOLS)
+    # Nothing below reaches across a space (a space composes with no mark), so each space-separated piece is
+    # prepared once: texts repeat their words.
+    return " ".join(map(_prepare_piece, folded.split(" ")))
+
+
+@lru_cache(maxsize=1 << 15)
+def _prepare_piece(piece: str) -> str:
+    if piece.isascii():
+        return piece
+    composed = unicodedata.normalize("NFC", piece).translate(_UMLAUT).translate(_LEET_SYMBOLS)
     stripped = MARKS.sub("", unicodedata.normalize("NFD", composed))
-    if stripped.isascii():  # Latin text with diacritics: no transliteration needed (the common German case)
+    if stripped.isascii():  # Latin text with diacritics: no transliteration needed
         return stripped
     return _NON_ASCII.sub(_transliterate, stripped).casefold()
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_BEYOND_LATIN1 = re.compile(r"[^\x00-\xff]").search
+_NON_ASCII = re.compile(r"[^\x00-\x7f][^\x00-\x7f]*")
 
 
 def _latin1_table() -> dict[int, str]:
@@ -120,6 +139,9 @@ def fold(word: str) -> str:
     return _collapse(_sound_alike(word))
 
 
+_KEYS: Memo[str, str] = Memo(fold)  # texts repeat their words
+
+
 @dataclass
 class NumberRun:
     """Digits as written: the numbers of one run and the word that follows the run (for "88 Tasten")."""
@@ -139,6 +161,7 @@ class Tokens:
     alternatives: list[str] = field(default_factory=list)
     _joined: str | None = None
     _starts: list[int] | None = None
+    _spaced: str | None = None
     _key_set: set[str] | None = None
 
     @property
@@ -166,7 +189,9 @@ class Tokens:
     @property
     def spaced(self) -> str:
         """Return the keys joined by single spaces, padded (for multi-word context phrases)."""
-        return " " + " ".join(self.keys) + " "
+        if self._spaced is None:
+            self._spaced = " " + " ".join(self.keys) + " "
+        return self._spaced
 
     def key_set(self) -> set[str]:
         """Return the set of keys (for context-word lookups)."""
@@ -226,20 +251,25 @@ def tokens_of(prepared: str) -> Tokens:
     """Split an already prepared text (see `prepare`) into comparison keys."""
     raws: list[str] = []
     alternatives: list[str] = []
-    found = _TOKEN.findall(prepared)
+    symbolic = _SYMBOLIC(prepared) is not None  # digits or leetspeak symbols
+    if prepared.isascii() and not (symbolic and _DECIMAL(prepared)):  # no decimal: the runs between separators
+        found = prepared.translate(_SEPARATORS).split()
+    else:
+        found = _TOKEN.findall(prepared)
     spelt: list[str] = []  # letters spelt apart keep their doubles as an alternative ("S S r u n e s")
-    if _TWO_SINGLES(prepared):
+    if _TWO_SINGLES(" " + prepared):
         found = _join_singles(found)
         spelt = [tok for tok in found if len(tok) > _SHORT and tok.isalpha() and _collapse(tok) != tok]
-    for tok in found:
-        if tok.isalpha():
-            raws.append(tok)
-        else:
-            _process(tok, raws, alternatives)
-    # Fold all tokens in one pass over the joined text; short codes and numbers keep their form.
-    folded = _collapse(_sound_alike(" ".join(raws))).split(" ")
-    keys = [raw if len(raw) <= _SHORT or not raw[0].isalpha() else key for raw, key in zip(raws, folded)]
-    numbers = _number_runs(prepared) if _HAS_DIGIT(prepared) else []
+    if not symbolic:  # letters only (the common case): every token is a word as it stands
+        raws = found
+    else:
+        for tok in found:
+            if tok.isalpha():
+                raws.append(tok)
+            else:
+                _process(tok, raws, alternatives)
+    keys = list(map(_KEYS.__getitem__, raws))
+    numbers = _number_runs(prepared) if symbolic and _HAS_DIGIT(prepared) else []
     return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives] + spelt)
 
 
@@ -254,7 +284,7 @@ def _number_runs(prepared: str) -> list[NumberRun]:
         nxt = _NEXT_WORD.match(prepared, match.end())
         arithmetic = bool(_OPERATOR_BEFORE.search(prepared, max(0, match.start() - 16), match.start())
                           or _OPERATOR_AFTER.match(prepared, match.end()))
-        runs.append(NumberRun(tuple(re.findall(r"\d+", match.group())), nxt.group(1) if nxt else "", arithmetic))
+        runs.append(NumberRun(tuple(_DIGITS.findall(match.group())), nxt.group(1) if nxt else "", arithmetic))
     return runs
 
 

@@ -9,7 +9,8 @@ from devserver.safety import checkpoint as cp
 from devserver.safety.guard import guard_format
 from devserver.safety.image_check import ImageChecker, SeeFn
 from devserver.safety.levels import effective_level
-from devserver.safety.messages import IMAGE_UNCHECKED, IMAGE_WITHHELD, MessageCatalog, load_messages, message_for
+from devserver.safety.messages import (IMAGE_UNCHECKED, IMAGE_WITHHELD, UPLOAD_UNCHECKED, UPLOAD_WITHHELD,
+                                       MessageCatalog, load_messages, message_for)
 from devserver.safety.policy import SafetyPolicy, load_policy
 from devserver.safety.verifier import STAGE3_ROLE, VERIFY_ROLE, ChatFn, CompleteFn, Verifier
 
@@ -61,6 +62,10 @@ class SafetyService:
     def image_message(self, verdict: cp.Verdict, lang: str) -> dict[str, Any]:
         """Return the student-facing message for a withheld picture (it says nothing about what it showed)."""
         return self.messages.get(IMAGE_UNCHECKED if verdict.method == "unchecked" else IMAGE_WITHHELD, lang)
+
+    def upload_message(self, verdict: cp.Verdict, lang: str) -> dict[str, Any]:
+        """Return the student-facing message for an uploaded picture the check refused."""
+        return self.messages.get(UPLOAD_UNCHECKED if verdict.method == "unchecked" else UPLOAD_WITHHELD, lang)
 
     def image_status(self) -> dict[str, Any]:
         """Tell whether generated pictures are checked, and by which model (for health and the teacher view)."""

@@ -38,17 +38,18 @@ class SqueezeIndex:
             self._automaton.make_automaton()
 
     def scan(self, keys: list[str]) -> list[tuple[Term, str]]:
-        """Return (term, matched words) for each term that spans whole words of `keys`."""
+        """Return (term, matched words) for each term that spans whole words of `keys` (callers skip texts without
+        a word of `SPLIT_FRAGMENT` letters or fewer: nothing can match there)."""
         if self._empty or len(keys) < 2:
             return []
-        fragments = self._function_words
-        if not any(len(key) <= SPLIT_FRAGMENT and key not in fragments for key in keys):
-            return []  # no split fragment anywhere: nothing can match (the common case)
         joined = "".join(keys)
-        ends = list(accumulate(map(len, keys)))
-        end_set = set(ends)
+        ends: list[int] = []
+        end_set: set[int] = set()
         found = []
         for last, (form, terms) in self._automaton.iter(joined):
+            if not ends:  # word offsets only once a term is in the text at all
+                ends = list(accumulate(map(len, keys)))
+                end_set = set(ends)
             end = last + 1
             begin = end - len(form)
             if end not in end_set or (begin and begin not in end_set):  # not aligned to whole words

@@ -2,15 +2,15 @@
 
 Symbol terms are not transliterated — anyascii reads "卐" as "Wan" and "ᛋᛋ" as "ss" — so they are matched on
 the characters themselves, in the cleaned text and in its TR39 skeleton, with spaces and ASCII punctuation
-between them removed ("ᛋ ᛋ", "⚡.⚡"). Only texts with characters beyond Latin Extended-A can hold one, so
-German, English and other Latin-script texts cost nothing here.
+between them removed ("ᛋ ᛋ", "⚡.⚡"). Only texts with characters beyond Latin Extended-A can hold one, so the
+filter skips German, English and other Latin-script texts.
 """
 from __future__ import annotations
 
 import re
 
 from devserver.safety.terms import Term
-from devserver.safety.views import needs_skeleton, skeleton
+from devserver.safety.views import skeleton
 
 _GAPS = re.compile(r"[\s!-/:-@\[-`{-~]+")
 
@@ -30,8 +30,9 @@ class SymbolIndex:
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
     def scan(self, cleaned: str) -> list[tuple[Term, str, str]]:
-        """Return (term, symbol found, view) for each symbol in a cleaned text."""
-        if self._pattern is None or not needs_skeleton(cleaned):  # every symbol lies beyond Latin Extended-A
+        """Return (term, symbol found, view) for each symbol in a cleaned text (callers skip texts that do not
+        `needs_skeleton`: every symbol lies beyond Latin Extended-A)."""
+        if self._pattern is None:
             return []
         found: list[tuple[Term, str, str]] = []
         squeezed = _GAPS.sub("", cleaned)

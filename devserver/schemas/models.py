@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{1,63}$"
 MediaType = Literal["image", "audio", "music", "video", "code", "text"]
@@ -87,7 +87,9 @@ class OutputChunk(Strict):
     workflow: dict[str, Any] | None = Field(default=None, description="ComfyUI API-format graph")
     request_body: dict[str, Any] | None = Field(default=None, description="cloud request template")
     input_mappings: dict[Literal["prompt", "negative_prompt", "seed", "width", "height", "steps",
-                                 "duration", "cfg"], InputMapping]
+                                 "duration", "cfg", "denoise", "input_image"], InputMapping] = Field(
+        description="where each value goes; `input_image` (a ComfyUI LoadImage input) makes the output "
+                    "start from the student's image, which it then needs")
     output_node: str | None = None
     optimization_instruction: Localized | None = None
     estimated_duration_seconds: float = Field(gt=0)
@@ -96,8 +98,10 @@ class OutputChunk(Strict):
 
     @model_validator(mode="after")
     def _workflow_consistent(self) -> "OutputChunk":
-        if "prompt" not in self.input_mappings:
-            raise ValueError("input_mappings must say where the prompt goes")
+        if "prompt" not in self.input_mappings and "input_image" not in self.input_mappings:
+            raise ValueError("input_mappings must say where the prompt (or the input image) goes")
+        if self.takes_image and self.workflow is None:
+            raise ValueError("input_mappings.input_image: only a ComfyUI workflow can take an image")
         if self.workflow is not None:
             for key, mapping in self.input_mappings.items():
                 if mapping.node is None:
@@ -110,6 +114,11 @@ class OutputChunk(Strict):
             if self.output_node is None or self.output_node not in self.workflow:
                 raise ValueError("output_node must name a node of the workflow")
         return self
+
+    @property
+    def takes_image(self) -> bool:
+        """Tell whether this output starts from an image (img2img, image → video) and so needs one."""
+        return "input_image" in self.input_mappings
 
 
 Chunk = Annotated[Union[LlmChunk, OutputChunk], Field(discriminator="kind")]
@@ -170,6 +179,8 @@ class InterceptionConfig(Strict):
     display: Display
     audience: Audience = Audience()
     media_preferences: MediaPreferences = MediaPreferences()
+    takes_image: StrictBool = Field(default=False, description="the student adds a picture; VISION_MODEL describes it "
+                                                         "and the description joins the INPUT")
 
 
 class OutputParameters(Strict):

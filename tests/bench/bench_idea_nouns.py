@@ -74,7 +74,7 @@ def flow(mode: str, chat: Any, catalog: Catalog, idea: str) -> list[tuple[str, s
     else:
         t = stages.translate(chat, translate, idea, reliable=mode == "gate").text
         i = stages.intercept(chat, manipulate, context, t).text
-        o = stages.optimize(chat, optimize, output_chunk, i, "en").text
+        o = stages.optimize(chat, optimize, output_chunk, i, "en", reliable=mode == "gate").text
     return [("translation", idea, t), ("interception", t, i), ("optimization", i, o)]
 
 

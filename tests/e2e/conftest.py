@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -69,15 +70,22 @@ def live_app(frontend_built, comfyui, tmp_path_factory) -> Iterator[Any]:
     shutdown(app)
 
 
-@pytest.fixture(scope="session")
-def live_url(live_app) -> Iterator[str]:
-    """Serve the app over real HTTP on 127.0.0.1 in a thread; return its base URL."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve an app over real HTTP on 127.0.0.1 in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_url(live_app) -> Iterator[str]:
+    """Serve the shared app over real HTTP; return its base URL."""
+    with served(live_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

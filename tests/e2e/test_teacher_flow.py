@@ -74,6 +74,8 @@ def moderate(teacher: Page, title: str) -> None:
 
 
 def test_teacher_opens_a_session_and_sees_the_students_run_live(teacher: Page, student_context: Any):
+    # the app runs on the embedded demo model: the dashboard says so and names the roles it serves
+    expect(teacher.get_by_test_id("demo-model-notice")).to_contain_text("STAGE2_INTERCEPTION_MODEL")
     code = open_session(teacher, "Leuchtturm 4a")
     student = join(student_context, code, "teacher-live-student")
     assert student.api("/api/sessions/current")["session"]["title"] == "Leuchtturm 4a"

@@ -26,12 +26,18 @@ SAVERS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "SaveAudio": ("audio", "wav", {}),
     "SaveAudioMP3": ("audio", "mp3", {}),
     "SaveWEBM": ("images", "webm", {"animated": [True]}),
+    "SaveVideo": ("images", "mp4", {"animated": [True]}),  # ui.PreviewVideo: images + animated, as SaveWEBM
+    "SaveAnimatedWEBP": ("images", "webp", {"animated": [True]}),
     "VHS_VideoCombine": ("gifs", "mp4", {}),
 }
 # node class → (category, output types, inputs as name:TYPE). MODEL_FILE is a loader's combo of the
 # installed model files; SAMPLER_NAME and SCHEDULER_NAME are combos too; other upper-case types are links.
 NODES: dict[str, tuple[str, str, str]] = {
     "EmptyImage": ("image", "IMAGE", "width:INT height:INT batch_size:INT color:INT"),
+    "LoadImage": ("image", "IMAGE MASK", "image:INPUT_FILE"),
+    "ImageScale": ("image/upscaling", "IMAGE", "image:IMAGE upscale_method:UPSCALE_METHOD width:INT height:INT "
+                                               "crop:CROP"),
+    "RepeatImageBatch": ("image/batch", "IMAGE", "image:IMAGE amount:INT"),
     "SaveImage": ("image", "", "images:IMAGE filename_prefix:STRING"),
     "PreviewImage": ("image", "", "images:IMAGE"),
     "CheckpointLoaderSimple": ("loaders", "MODEL CLIP VAE", "ckpt_name:MODEL_FILE"),
@@ -66,11 +72,19 @@ NODES: dict[str, tuple[str, str, str]] = {
                                                    "positive:CONDITIONING negative:CONDITIONING sampler:SAMPLER "
                                                    "sigmas:SIGMAS latent_image:LATENT"),
     "VAEDecode": ("latent", "IMAGE", "samples:LATENT vae:VAE"),
+    "VAEEncode": ("latent", "LATENT", "pixels:IMAGE vae:VAE"),
+    "LTXVImgToVideo": ("conditioning/video_models", "CONDITIONING CONDITIONING LATENT",
+                       "positive:CONDITIONING negative:CONDITIONING vae:VAE image:IMAGE width:INT height:INT "
+                       "length:INT batch_size:INT strength:FLOAT"),
+    "CreateVideo": ("image/video", "VIDEO", "images:IMAGE fps:FLOAT"),
+    "SaveVideo": ("image/video", "", "video:VIDEO filename_prefix:STRING format:VIDEO_FORMAT codec:VIDEO_CODEC"),
     "VAEDecodeAudio": ("latent/audio", "AUDIO", "samples:LATENT vae:VAE"),
     "SaveAudio": ("audio", "", "audio:AUDIO filename_prefix:STRING"),
     "SaveAudioMP3": ("audio", "", "audio:AUDIO filename_prefix:STRING quality:STRING"),
     "SaveWEBM": ("image/video", "", "images:IMAGE filename_prefix:STRING codec:STRING fps:FLOAT crf:FLOAT"),
     "VHS_VideoCombine": ("Video Helper Suite", "", "images:IMAGE filename_prefix:STRING frame_rate:FLOAT"),
+    "SaveAnimatedWEBP": ("image", "", "images:IMAGE filename_prefix:STRING fps:FLOAT lossless:BOOLEAN quality:INT "
+                                      "method:WEBP_METHOD"),
     # model-free nodes the real-server transcript used
     "ImageBlur": ("image/postprocessing", "IMAGE", "image:IMAGE blur_radius:INT sigma:FLOAT"),
     "ImageAddNoise": ("image", "IMAGE", "image:IMAGE seed:INT strength:FLOAT"),
@@ -79,22 +93,32 @@ NODES: dict[str, tuple[str, str, str]] = {
 LIMITS: dict[str, tuple[float, float]] = {"width": (1, 16384), "height": (1, 16384), "batch_size": (1, 4096),
                                           "steps": (1, 10000), "seed": (0, 2**64 - 1), "noise_seed": (0, 2**64 - 1),
                                           "cfg": (0.0, 100.0), "blur_radius": (1, 31), "sigma": (0.1, 10.0),
-                                          "strength": (0.0, 1.0), "color": (0, 0xFFFFFF)}
+                                          "strength": (0.0, 1.0), "color": (0, 0xFFFFFF), "denoise": (0.0, 1.0),
+                                          "amount": (1, 4096), "length": (9, 16384), "fps": (1.0, 120.0),
+                                          "quality": (0, 100)}
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {"INT": (int,), "FLOAT": (int, float), "STRING": (str,), "BOOLEAN": (bool,)}
 COMBOS = {"SAMPLER_NAME": ["euler", "dpmpp_2m", "dpmpp_3m_sde"],
-          "SCHEDULER_NAME": ["normal", "karras", "exponential", "sgm_uniform", "simple"]}
+          "SCHEDULER_NAME": ["normal", "karras", "exponential", "sgm_uniform", "simple"],
+          "UPSCALE_METHOD": ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"],
+          "CROP": ["disabled", "center"], "VIDEO_FORMAT": ["auto", "mp4"], "VIDEO_CODEC": ["auto", "h264"],
+          "WEBP_METHOD": ["default", "fastest", "slowest"]}
+# inputs naming a file in ComfyUI's input folder: the node validates them itself (VALIDATE_INPUTS), so
+# the combo (top-level files only) is not checked; a file that is not there is "Invalid image file"
+FILE_INPUTS = {("LoadImage", "image")}
 DEFAULTS = {"INT": 0, "FLOAT": 1.0, "STRING": "", "BOOLEAN": False}
 # binary preview frame: event 1 (PREVIEW_IMAGE), image type 2 (PNG), then the image bytes
 PREVIEW = struct.pack(">II", 1, 2) + b"\x89PNG\r\n\x1a\n" + bytes(32)
 
 
-def catalogue(models: list[str], combo_style: str, without: set[str] | frozenset[str] = frozenset()
-              ) -> dict[str, dict[str, Any]]:
-    """Build /object_info: every node class (but those `without`), its loaders offering `models`."""
+def catalogue(models: list[str], combo_style: str, without: set[str] | frozenset[str] = frozenset(),
+              inputs: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Build /object_info: every node class (but those `without`), its loaders offering `models`,
+    LoadImage offering the `inputs` (the files directly in the input folder)."""
     def spec(name: str, kind: str) -> list[Any]:
-        values = models if kind == "MODEL_FILE" else COMBOS.get(kind)
+        values = models if kind == "MODEL_FILE" else (inputs or []) if kind == "INPUT_FILE" else COMBOS.get(kind)
         if values is not None:
-            return ["COMBO", {"options": values}] if combo_style == "combo" else [values, {}]
+            extra = {"image_upload": True} if kind == "INPUT_FILE" else {}
+            return ["COMBO", {"options": values, **extra}] if combo_style == "combo" else [values, extra]
         if kind not in DEFAULTS:
             return [kind]
         limits = dict(zip(("min", "max"), LIMITS[name])) if name in LIMITS and kind in ("INT", "FLOAT") else {}
@@ -124,8 +148,10 @@ def _rejected(kind: str, message: str, details: str = "", node_errors: dict[str,
             "node_errors": node_errors or {}}
 
 
-def validate(graph: Any, known: dict[str, Any]) -> tuple[int, Any]:
-    """Check a prompt as ComfyUI's POST /prompt does: (200, output node ids) or (status, error body)."""
+def validate(graph: Any, known: dict[str, Any], files: set[str] = frozenset()) -> tuple[int, Any]:
+    """Check a prompt as ComfyUI's POST /prompt does: (200, output node ids) or (status, error body).
+
+    `files` are the input files a LoadImage node may name (`name` or `subfolder/name`)."""
     if not isinstance(graph, dict):
         return 500, b"500 Internal Server Error\n\nServer got itself in trouble"
     for node_id, node in graph.items():
@@ -138,16 +164,17 @@ def validate(graph: Any, known: dict[str, Any]) -> tuple[int, Any]:
         return 400, _rejected("prompt_no_outputs", "Prompt has no outputs")
     errors = {}
     for node_id, node in graph.items():
-        problems = _input_errors(node, known[node["class_type"]]["input"]["required"])
+        problems = _input_errors(node, known[node["class_type"]]["input"]["required"], files)
         if problems:
-            errors[node_id] = {"errors": problems, "dependent_outputs": outputs, "class_type": node["class_type"]}
+            errors[node_id] = {"errors": problems, "class_type": node["class_type"],
+                               "dependent_outputs": [out for out in outputs if node_id in order(graph, out)]}
     if errors:
         return 400, _rejected("prompt_outputs_failed_validation", "Prompt outputs failed validation", "", errors)
     return 200, outputs
 
 
-def _input_errors(node: dict[str, Any], required: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the validation errors of one node's inputs (required, type, min/max, combo)."""
+def _input_errors(node: dict[str, Any], required: dict[str, Any], files: set[str]) -> list[dict[str, Any]]:
+    """Return the validation errors of one node's inputs (required, type, min/max, combo, input file)."""
     inputs = node.get("inputs") or {}
     problems = []
 
@@ -161,6 +188,12 @@ def _input_errors(node: dict[str, Any], required: dict[str, Any]) -> list[dict[s
             problem("required_input_missing", "Required input is missing", name)
             continue
         if is_link(value):
+            continue
+        if (node.get("class_type"), name) in FILE_INPUTS:
+            if value not in files:  # the real error: custom validation, only the input name in extra_info
+                problems.append({"type": "custom_validation_failed", "message": "Custom validation failed for node",
+                                 "details": f"{name} - Invalid image file: {value}",
+                                 "extra_info": {"input_name": name}})
             continue
         allowed = spec[0] if isinstance(spec[0], list) else spec[1]["options"] if spec[0] == "COMBO" else None
         if allowed is not None:
@@ -182,8 +215,9 @@ def _input_errors(node: dict[str, Any], required: dict[str, Any]) -> list[dict[s
     return problems
 
 
-def order(graph: dict[str, Any]) -> list[str]:
-    """Return node ids so that every node comes after the nodes it links from."""
+def order(graph: dict[str, Any], target: str | None = None) -> list[str]:
+    """Return node ids so that every node comes after the nodes it links from (only `target` and the
+    nodes it depends on, when given)."""
     done: list[str] = []
 
     def visit(node_id: str) -> None:
@@ -194,7 +228,7 @@ def order(graph: dict[str, Any]) -> list[str]:
                 visit(value[0])
         done.append(node_id)
 
-    for node_id in graph:
+    for node_id in [target] if target is not None else graph:
         visit(node_id)
     return done
 
@@ -229,6 +263,13 @@ def _mp4(seed_bytes: bytes) -> bytes:
     return struct.pack(">I", 4 + len(ftyp)) + ftyp + struct.pack(">I", 8 + len(seed_bytes)) + b"free" + seed_bytes
 
 
+def _animated_webp(seed_bytes: bytes) -> bytes:
+    frames = [Image.new("RGB", (16, 16), (seed_bytes[i], seed_bytes[i + 1], seed_bytes[i + 2])) for i in range(0, 12, 3)]
+    out = io.BytesIO()
+    frames[0].save(out, format="WEBP", save_all=True, append_images=frames[1:], duration=125)
+    return out.getvalue()
+
+
 def _mp3(seed_bytes: bytes) -> bytes:
     # an empty ID3v2 tag, then 40 MPEG-1 Layer III frames (128 kbit/s, 44.1 kHz: 417 bytes each, ~1 s):
     # browsers refuse to open a file of a single frame, so a playable fake needs a few
@@ -239,4 +280,4 @@ def _mp3(seed_bytes: bytes) -> bytes:
 
 MAKERS: dict[str, Callable[[dict[str, Any], bytes], bytes]] = {
     "png": _png, "wav": lambda g, s: _wav(s), "mp3": lambda g, s: _mp3(s), "webm": lambda g, s: _webm(s),
-    "mp4": lambda g, s: _mp4(s)}
+    "mp4": lambda g, s: _mp4(s), "webp": lambda g, s: _animated_webp(s)}

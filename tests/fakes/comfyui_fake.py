@@ -7,7 +7,8 @@ duplicate, which then runs twice while `/history` keeps the last — and a singl
 (`comfyui_runner`) executes it node by node with cumulative `progress_state`, `executing`, sampler
 `progress`, caching and slow interrupts. `/object_info` knows the node classes of the shipped
 output chunks (minus `missing_nodes`, as when a module failed to import); every loader offers the
-`models` the fake was given.
+`models` the fake was given. `POST /upload/image` stores input images (`comfyui_upload`); a LoadImage
+node naming a file that is not there fails validation as on the real server.
 
 Real durations are multiplied by `time_scale` so tests stay fast: a restart refuses connections for
 `restart_seconds` (13 s on the real server), an interrupt takes effect after `interrupt_seconds`
@@ -36,6 +37,7 @@ from websockets.server import ServerProtocol
 from tests.fakes.comfyui_catalogue import catalogue, validate
 from tests.fakes.comfyui_runner import Runner
 from tests.fakes.comfyui_socket import Recorded, WebSocket
+from tests.fakes.comfyui_upload import input_paths, parse_form, store_upload, top_level_inputs
 
 
 class FakeComfyUI(Runner):
@@ -45,7 +47,8 @@ class FakeComfyUI(Runner):
                  frame_delay: float = 0.0, combo_style: str = "list", version: str = "0.3.64",
                  time_scale: float = 0.01, missing_nodes: tuple[str, ...] = ()) -> None:
         self.models, self.combo_style, self.without = list(models), combo_style, set(missing_nodes)
-        self.catalogue = catalogue(self.models, combo_style, self.without)
+        self.files: dict[tuple[str, str, str], bytes] = {}  # (type, subfolder, filename) → bytes
+        self.catalogue = self._catalogue()
         self.steps, self.frame_delay, self.version = steps, frame_delay, version
         self.time_scale = time_scale
         self.restart_seconds = 13.0  # the real server refused connections this long while restarting
@@ -68,7 +71,6 @@ class FakeComfyUI(Runner):
         # observable state
         self.requests: list[Recorded] = []
         self.history: dict[str, dict[str, Any]] = {}
-        self.files: dict[tuple[str, str, str], bytes] = {}  # (type, subfolder, filename) → bytes
         self.runs: list[str] = []  # prompt ids in the order they started executing (a duplicate id twice)
         self._pending: list[list[Any]] = []
         self._sent: dict[str, int] = {}  # prompt_id → frames sent to its client so far
@@ -174,13 +176,16 @@ class FakeComfyUI(Runner):
         """Put more model files into the loaders' lists, as copying them into models/ does."""
         with self._lock:
             self.models.extend(names)
-            self.catalogue = catalogue(self.models, self.combo_style, self.without)
+            self.catalogue = self._catalogue()
 
     def remove_nodes(self, *names: str) -> None:
         """Drop node classes from /object_info, as when their module fails to import."""
         with self._lock:
             self.without.update(names)
-            self.catalogue = catalogue(self.models, self.combo_style, self.without)
+            self.catalogue = self._catalogue()
+
+    def _catalogue(self) -> dict[str, Any]:
+        return catalogue(self.models, self.combo_style, self.without, top_level_inputs(self.files))
 
     def requests_to(self, method: str, path: str) -> list[Recorded]:
         """Return the recorded requests with this method and path."""
@@ -218,8 +223,9 @@ class FakeComfyUI(Runner):
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        body = parse_form(handler.headers.get("Content-Type", ""), raw)  # (fields, files) of a multipart form
         try:
-            body = json.loads(raw) if raw else None
+            body = json.loads(raw) if raw and body is None else body
         except ValueError:
             body = None
         with self._lock:
@@ -247,6 +253,10 @@ class FakeComfyUI(Runner):
                 return status, text, "text/plain"
             if (method, path) == ("POST", "/prompt"):
                 status, answer = self._submit(body if isinstance(body, dict) else {})
+                return status, answer, js if isinstance(answer, dict) else "text/plain"
+            if (method, path) == ("POST", "/upload/image"):
+                status, answer = store_upload(self.files, body if isinstance(body, tuple) else None)
+                self.catalogue = self._catalogue()  # LoadImage's list shows the new file
                 return status, answer, js if isinstance(answer, dict) else "text/plain"
             if (method, path) == ("GET", "/prompt"):
                 return 200, {"exec_info": {"queue_remaining": len(self._pending) + bool(self._running)}}, js
@@ -295,7 +305,7 @@ class FakeComfyUI(Runner):
         data = self.files.get((kind, sub, name))
         if data is None:
             return 404, b"", "text/plain"
-        ctype = {"png": "image/png", "wav": "audio/wav", "mp3": "audio/mpeg", "webm": "video/webm", "mp4": "video/mp4"}
+        ctype = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "wav": "audio/wav", "mp3": "audio/mpeg", "webm": "video/webm", "mp4": "video/mp4"}
         return 200, data, ctype.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
     def _submit(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -309,7 +319,7 @@ class FakeComfyUI(Runner):
             return 400, {"error": {"type": "no_prompt", "message": "No prompt provided", "details": "",
                                    "extra_info": {}}, "node_errors": {}}
         graph = body["prompt"]
-        status, outputs = validate(graph, self.catalogue)
+        status, outputs = validate(graph, self.catalogue, input_paths(self.files))
         if status != 200:
             return status, outputs
         own = body.get("prompt_id")  # any string is accepted, a duplicate too

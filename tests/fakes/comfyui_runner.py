@@ -7,16 +7,22 @@ earlier prompt wrote); per node `progress_state` (the *cumulative* map of every 
 `display_node_id`, `parent_node_id`, `real_node_id`) before and twice after it, `executing`, sampler
 `progress` frames plus a binary preview, `executed` for save nodes; then `execution_success`, the
 history entry (its `meta` lists only output nodes), `status`, and `executing` with node null.
+A save node in a graph with LoadImage writes the uploaded picture itself (as PNG, at the size of the
+graph's ImageScale node), so a test sees its own picture come back; video savers write small
+header-valid MP4/WebM files or an animated WebP, reported under `images` with `animated: [true]`.
 An interrupt is honoured only once its delay has passed (the next node boundary); a restart during
 a run loses the prompt (no history entry).
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 import time
 from typing import Any
+
+from PIL import Image
 
 from tests.fakes.comfyui_catalogue import MAKERS, PREVIEW, SAMPLERS, SAVERS, is_link, order
 
@@ -163,5 +169,21 @@ class Runner:
         ftype = "temp" if node["class_type"] == "PreviewImage" else "output"
         name = f"{prefix}_{counter:05d}_.{ext}"
         seed_bytes = hashlib.sha256(f"{prompt_id}:{json.dumps(graph, sort_keys=True)}".encode()).digest()
-        self.files[(ftype, subfolder, name)] = MAKERS[ext](graph, seed_bytes)
+        loaded = self._loaded(graph) if ext == "png" else None
+        self.files[(ftype, subfolder, name)] = loaded if loaded is not None else MAKERS[ext](graph, seed_bytes)
         return {key: [{"filename": name, "subfolder": subfolder, "type": ftype}], **extra}
+
+    def _loaded(self, graph: dict[str, Any]) -> bytes | None:
+        """Return a LoadImage graph's picture as PNG, at the size of its ImageScale node if it has one."""
+        names = [n["inputs"].get("image") for n in graph.values() if n.get("class_type") == "LoadImage"]
+        if not names:
+            return None
+        sub, _, name = str(names[0]).rpartition("/")
+        with Image.open(io.BytesIO(self.files[("input", sub, name)])) as picture:
+            picture = picture.convert("RGB")
+            for node in graph.values():
+                if node.get("class_type") == "ImageScale":
+                    picture = picture.resize((node["inputs"]["width"], node["inputs"]["height"]))
+            out = io.BytesIO()
+            picture.save(out, format="PNG")
+        return out.getvalue()

@@ -13,7 +13,7 @@ name starts with `llama-guard` answers `safe` / `unsafe\nS10`, one starting with
 turn; `POST /api/generate` with `raw: true` to ShieldGemma answers its one-policy prompt the same
 way. A message with `images` (base64) is decoded like Ollama does (undecodable → HTTP 400) and, with
 `format` set (or to a Llama Guard), judged by the pictures: unsafe when one looks like a picture in
-`unsafe_images`.
+`unsafe_images`; without `format`, described by their main colour (or with `description`).
 
 Failure modes — set `fake.mode`:
   ok                answer normally
@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.fakes.server import FakeApp, Reply, Request
-from tests.fakes.vision import (decode_b64, image_verdict, llama_guard_answer, pixel_digest, shieldgemma_answer,
+from tests.fakes.vision import (decode_b64, describe, image_verdict, llama_guard_answer, pixel_digest, shieldgemma_answer,
                                 shieldgemma_logprobs, shieldgemma_policy_answer)
 
 VERSION = "0.12.6"
@@ -81,6 +81,7 @@ class OllamaFake(FakeApp):
         self.unsafe_images: set[bytes] = set()  # thumbnails (tests.fakes.vision.pixel_digest) a vision model flags
         self.images_seen: list[bytes] = []
         self.vision_answer: dict[str, Any] | None = None  # answer pictures with this instead of judging them
+        self.description: str | None = None  # describe pictures with this instead of by their colour
         # like OLLAMA_NUM_PARALLEL: in "slow" mode at most this many calls think at once, the rest wait
         self.slots: threading.Semaphore | None = None
 
@@ -179,6 +180,8 @@ class OllamaFake(FakeApp):
         if body.get("format") and self.json_answers:
             queued = self.json_answers.pop(0)
             return (queued if isinstance(queued, str) else json.dumps(queued)), None
+        if images:  # asked to look at a picture without a verdict schema: a description
+            return self.description or describe(images), None
         return (json.dumps(self.json_answer) if body.get("format") else self.answer), None
 
     def _answer(self, body: dict[str, Any], reply: Reply, images: list[bytes]) -> None:

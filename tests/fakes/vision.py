@@ -1,6 +1,6 @@
 """What the fake vision and guard models "see": pictures recognised by their pixels, texts by markers.
 
-A fake vision model judges a picture unsafe when it looks like one in the fake's `unsafe_images`
+A fake vision model describes a picture by its main colour (`describe`), and judges it unsafe when it looks like one in the fake's `unsafe_images`
 (tests register the 8x8 thumbnail of a picture the sketch backend renders; the same picture, even
 re-encoded as JPEG or scaled, is recognised). A fake guard model finds its verdict in the text it classifies:
 `unsafe-S10` (Llama Guard codes, comma-separated: `unsafe-S1,S10`) makes it say unsafe,
@@ -48,6 +48,18 @@ def image_verdict(images: list[bytes], unsafe: set[bytes]) -> dict[str, Any]:
     if flagged:
         return {"safe": False, "category": "violence_graphic", "reason": "The picture shows a violent scene."}
     return {"safe": True, "category": "none", "reason": "A harmless picture."}
+
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 210, 40),
+           "black": (10, 10, 10), "white": (245, 245, 245), "grey": (128, 128, 128)}
+
+
+def describe(images: list[bytes]) -> str:
+    """Describe pictures as a vision model would, deterministically: by the colour that fills most of the first."""
+    pixels = pixel_digest(images[0])
+    r, g, b = (sum(pixels[i::3]) // 64 for i in range(3))
+    colour = min(COLOURS, key=lambda name: sum((a - c) ** 2 for a, c in zip((r, g, b), COLOURS[name])))
+    return f"A picture filled mostly with {colour}. A calm, simple composition with soft light."
 
 
 def llama_guard_answer(text: str, images: list[bytes] = (), unsafe: set[bytes] = frozenset()) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from devserver.engine import quality
+from devserver.engine.language import looks_english
 
 pytestmark = pytest.mark.slow
 WAIT = "?wait=240"
@@ -47,3 +48,8 @@ def test_a_german_idea_reaches_stage2_and_no_stage_shows_echo_or_commentary(clie
     assert opt["status"] == "succeeded", opt["error"]
     optimized = opt["optimizations"]["sd35_large"]["result"]
     assert optimized and not shown_problems(optimized, result, "optimization"), optimized
+    if optimized == result:  # the gate (or the demo model's limit) kept the previous text, and says so
+        assert {"stage": "stage2", "step": "optimization:sd35_large", "code": "optimization_kept_input"} \
+            in opt["notices"], opt["notices"]
+    if not looks_english(result):
+        assert optimized == result  # the demo model does not rewrite a German text into English

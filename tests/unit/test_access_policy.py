@@ -36,6 +36,7 @@ EXPECTED: dict[policy.Rule, dict[str, Any]] = {
     policy.POLICY["auth.me"]: expect(),
     policy.RUNNER: expect(anonymous=401),
     policy.START: expect(anonymous=401),
+    policy.UPLOAD: expect(anonymous=401, researcher=403),
     policy.STAFF_ONLY: expect(anonymous=401, student_a=403, student_b=403),
     policy.TEACHER: expect(anonymous=401, student_a=403, student_b=403, researcher=403),
     policy.ADMIN: expect(anonymous=401, student_a=403, student_b=403, teacher=403, teacher_b=403, researcher=403),

@@ -91,7 +91,7 @@ def test_outputs_are_found_under_whatever_key_the_save_node_uses(fake, make_back
 @pytest.mark.parametrize("combo_style", ["list", "combo"])
 def test_a_missing_model_is_reported_before_anything_is_submitted(make_backend, combo_style):
     with FakeComfyUI(models=("sd15.safetensors",), combo_style=combo_style) as server:
-        backend = make_backend(server.url)
+        backend = make_backend(server.url, recheck_seconds=0.0)  # a teacher takes longer than the 2 s default
         with pytest.raises(BackendUnavailable) as err:
             backend.generate(request(txt2img(required=("sdxl_base.safetensors",))))
         assert err.value.code == "comfyui_missing_model" and not err.value.retryable

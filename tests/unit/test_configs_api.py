@@ -44,6 +44,7 @@ def test_output_list_has_every_output_with_media_type_duration_and_availability(
     assert by_id["sketch_offline"]["available"] is True
     # nothing external is configured here: ComfyUI outputs are explained, not hidden
     assert by_id["sd35_large"]["available"] is False and "ComfyUI" in by_id["sd35_large"]["unavailable_reason"]
+    assert by_id["ltx_image_to_video"]["takes_image"] and not by_id["sd35_large"]["takes_image"]
 
 
 def test_one_config_has_its_context_and_the_three_part_preview(client):

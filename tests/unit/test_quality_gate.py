@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from config import MODEL_ROLES, Config
 from devserver.backends.base import ChatResult
 from devserver.engine import quality, stages
+from devserver.schemas.catalog import Catalog
 from devserver.schemas.models import LlmChunk
 
 CHUNKS = Path(__file__).resolve().parents[2] / "schemas" / "chunks"
 TRANSLATE = LlmChunk.model_validate(json.loads((CHUNKS / "translate.json").read_text()))
 MANIPULATE = LlmChunk.model_validate(json.loads((CHUNKS / "manipulate.json").read_text()))
+OPTIMIZE = LlmChunk.model_validate(json.loads((CHUNKS / "optimize.json").read_text()))
 FOX = "Ein Fuchs im Schnee unter dem Vollmond"
 
 # Answers the embedded SmolLM2-135M really gave (issue 13 and our own probes).
@@ -89,6 +92,7 @@ def test_a_bad_translation_is_retried_strictly_and_a_good_retry_is_used():
     assert quality.STRICT_NOTE in retry["messages"][0]["content"]
     assert first["options"]["max_tokens"] < TRANSLATE.parameters.max_tokens  # proportional to the short input
     assert step.record()["quality"]["problems"] == ["meta_commentary"]
+    assert step.record()["quality"]["first_duration_ms"] == 1.0  # the rejected attempt's cost is kept
 
 
 def test_two_bad_translations_keep_the_original_marked_not_translated():
@@ -108,3 +112,45 @@ def test_a_failed_interception_keeps_its_input_and_says_so():
     chat = Recorded("The INPUT is a fox. The CONTEXT says paper.", "Sure! Here is the transformed text.")
     outcome = stages.intercept(chat, MANIPULATE, "Everything is made of paper.", "a fox in the snow")
     assert outcome.text == "a fox in the snow" and outcome.iterations[0].fallback == "interception_kept_input"
+
+
+FOX_EN = "A red fox sleeps in the deep snow under a full moon, its tail curled around its paws."
+LOST = ["a beautiful landscape, mountains at sunset, dramatic sky, high detail, 8k",
+        "Stable Diffusion turns a description into a picture, photo, soft light, vivid colour mood"]
+
+
+@pytest.mark.parametrize("answer", LOST)
+def test_an_optimization_that_loses_the_subject_is_caught(answer):
+    found = quality.review(answer, FOX_EN, "optimization")
+    assert "lost_subject" in found.problems, found
+
+
+def test_a_good_optimization_keeps_the_subject_and_passes():
+    answer = "red fox sleeping in deep snow, tail curled around paws, full moon, night, photo, cold blue light"
+    assert quality.review(answer, FOX_EN, "optimization").ok
+
+
+def test_an_optimization_into_another_language_is_not_compared_word_by_word():
+    answer = "red fox sleeping in deep snow under the full moon, night, photo, cold blue light"
+    assert quality.review(answer, "Ein roter Fuchs schläft im tiefen Schnee unter dem Vollmond", "optimization").ok
+
+
+def sd35():
+    """The shipped SD 3.5 output chunk (its optimization instruction is the CONTEXT)."""
+    return Catalog(Config().SCHEMAS_DIR, MODEL_ROLES).load().output_chunk("sd35_large")
+
+
+def test_an_optimization_that_loses_the_subject_twice_keeps_the_previous_text():
+    chat = Recorded(*LOST)
+    step = stages.optimize(chat, OPTIMIZE, sd35(), FOX_EN, "en")
+    assert step.text == FOX_EN and step.fallback == "optimization_kept_input" and len(chat.calls) == 2
+    assert step.record()["quality"]["problems"] == ["lost_subject"]
+
+
+def test_the_demo_model_keeps_a_german_text_instead_of_rewriting_it_in_english():
+    chat = Recorded()
+    step = stages.optimize(chat, OPTIMIZE, sd35(), FOX, "de", reliable=False)
+    assert step.text == FOX and step.fallback == "optimization_kept_input" and chat.calls == []
+    english = stages.optimize(Recorded("red fox sleeping in deep snow, full moon, tail curled around paws, photo"),
+                              OPTIMIZE, sd35(), FOX_EN, "en", reliable=False)
+    assert english.fallback is None and "fox" in english.text  # English text: the demo model still rewrites it

@@ -72,3 +72,25 @@ def test_most_serious_category_names_the_verdict(terms):
     result = terms.assess("Ein blutiges Hakenkreuz", "kids")
     assert result.outcome == "block" and result.category == "p86a"
     assert set(result.matched_terms) >= {"Hakenkreuz", "blutig"}
+
+
+@pytest.mark.parametrize("text", ["14 hundred eighty-eight sticker", "14 hundert achtundachtzig", "14 hundred 88",
+                                  "1 thousand 4 hundred 88", "vierzehnhundert 88"])
+def test_digits_and_number_words_mixed_read_as_one_number(terms, text):
+    """Issue 9: "14 hundred eighty-eight" is 1488, however digits and words are mixed."""
+    result = terms.assess(text, "kids")
+    assert result.outcome == "block" and "1488" in result.matched_terms
+
+
+@pytest.mark.parametrize("text", ["5 hundred people at the fair", "Das kostet 3 hundert Euro", "Im Jahr 14 hundred"])
+def test_hundreds_in_ordinary_use_pass(terms, text):
+    assert terms.assess(text, "kids").outcome == "allow"
+
+
+@pytest.mark.parametrize("spoofed, plain", [("Sieg Heiӏ", "Sieg Heil"), ("HEIӀ HITLER", "HEIL HITLER"),
+                                            ("Adoӏf Hitӏer", "Adolf Hitler")])
+def test_palochka_reads_as_l(terms, spoofed, plain):
+    """Issue 9: the Cyrillic palochka (U+04CF, U+04C0) typed for l/I gets the verdict of the plain text."""
+    for level in ("kids", "youth"):
+        got, want = terms.assess(spoofed, level), terms.assess(plain, level)
+        assert got.outcome == want.outcome != "allow" and set(got.matched_terms) == set(want.matched_terms)

@@ -48,7 +48,7 @@ def test_every_output_config_has_mappings_duration_and_media_type():
     assert {"image", "audio", "music", "video", "code"} <= media
     for out in snap.outputs.values():
         chunk = snap.chunks[out.chunk]
-        assert "prompt" in chunk.input_mappings and chunk.estimated_duration_seconds > 0
+        assert ("prompt" in chunk.input_mappings or chunk.takes_image) and chunk.estimated_duration_seconds > 0
 
 
 def test_broken_set_reports_every_problem_at_once():

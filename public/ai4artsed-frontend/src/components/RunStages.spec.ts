@@ -22,6 +22,12 @@ describe('RunStages', () => {
     expect(wrapper.find('[data-testid="stage-box-safety"]').text()).toContain('checked and is fine')
   })
 
+  it('shows the description of a student\'s picture as part of preparing the input, not as a finished run', () => {
+    const wrapper = mountStages(snapshot({ stage: 'stage1', step: 'image_description' }))
+    expect([stateOf(wrapper, 'safety'), stateOf(wrapper, 'translation'), stateOf(wrapper, 'interception')])
+      .toEqual(['done', 'running', 'pending'])
+  })
+
   it('shows the three parts and each recursive iteration with its language as it arrives', async () => {
     const running = snapshot({
       stage: 'stage2', step: 'interception', translation: 'a red house',

@@ -11,7 +11,9 @@ import {
   cancelRun,
   startGeneration,
   startOptimize,
+  newRunId,
   startStage2,
+  uploadPicture,
 } from '../services/api'
 import { isBusy } from '../services/stages'
 import type { Lang, RunAccepted } from '../services/types'
@@ -20,8 +22,8 @@ import { useStudentStore, type LastAction } from '../stores/student'
 import { useWorkshopStore } from '../stores/workshop'
 import { useRun } from './useRun'
 
-/** Wire the student store to the API and to the live run. */
-export function useStudentFlow(lang: Ref<Lang>) {
+/** Wire the student store to the API and to the live run (`takesImage`: the chosen attitude works with a picture). */
+export function useStudentFlow(lang: Ref<Lang>, takesImage: Ref<boolean> = ref(false)) {
   const store = useStudentStore()
   const recent = useRecentRunsStore()
   const workshop = useWorkshopStore()
@@ -67,16 +69,27 @@ export function useStudentFlow(lang: Ref<Lang>) {
     if (!schema) return Promise.resolve()
     store.resetRun()
     return send({ kind: 'stage2' }, async () => {
+      const picture = takesImage.value ? await pictureForRun() : null
       const accepted = await startStage2({
         schema,
         input_text: store.idea,
         context_prompt: store.rules,
         lang: lang.value,
         ...(workshop.safetyLevel ? { safety_level: workshop.safetyLevel } : {}),
+        ...(picture ? { run_id: picture.run_id, input_image: picture.file } : {}),
       })
       recent.remember({ id: accepted.run_id, createdAt: new Date().toISOString(), schema, idea: store.idea.slice(0, 140) })
       return accepted
     })
+  }
+
+  /** Return the stored picture for a new run: a picture a run already used goes up again under a new run id. */
+  async function pictureForRun() {
+    const picture = store.picture
+    if (!picture) return null
+    if (picture.used) picture.stored = await uploadPicture(newRunId(), picture.file, picture.name)
+    picture.used = true
+    return picture.stored
   }
 
   /** Optimize the (edited) interception result for one output model. */

@@ -15,6 +15,7 @@ import type {
   RunRecord,
   RunStatus,
   SafetyCheckResult,
+  UploadedPicture,
 } from './types'
 
 /** An API failure with the server's error code and human-readable message. */
@@ -116,6 +117,8 @@ export interface Stage2Request {
   context_prompt: string
   safety_level?: string
   lang: Lang
+  run_id?: string
+  input_image?: string
 }
 
 export interface OptimizeRequest {
@@ -131,6 +134,34 @@ export interface GenerationRequest {
   prompts: Record<string, string>
   seed?: number
   lang: Lang
+}
+
+/** Upload a picture into a run (the run id may be new: the upload opens it); the server strips its metadata. */
+export async function uploadPicture(runId: string, file: Blob, name: string): Promise<UploadedPicture> {
+  const form = new FormData()
+  form.append('run_id', runId)
+  form.append('file', file, name)
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  const token = csrfToken()
+  if (token) headers['X-CSRF-Token'] = token
+  let response: Response
+  try {
+    // no Content-Type: the browser writes the multipart boundary itself
+    response = await fetch(resolveUrl('/api/uploads'), { method: 'POST', headers, body: form })
+  } catch (cause) {
+    throw new ApiError('network', cause instanceof Error ? cause.message : 'Network error', 0)
+  }
+  if (!response.ok) throw await errorFrom(response)
+  return (await response.json()) as UploadedPicture
+}
+
+/** Return a new run id (uuid4): `crypto.randomUUID` exists only on https or localhost, a school LAN may have neither. */
+export function newRunId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  bytes[6] = (bytes[6] & 0x0f) | 0x40
+  bytes[8] = (bytes[8] & 0x3f) | 0x80
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 
 /** Start Stage 1 and the interception (Stage 2) for a new run. */

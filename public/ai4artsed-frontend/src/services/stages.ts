@@ -15,9 +15,12 @@ export type Stage2Step = (typeof STAGE2_STEPS)[number]
 const LATER_PHASES = ['optimize', 'generation']
 
 const BLOCK_POSITION: Record<string, number> = { stage1: 0, stage2: 2 }
+// Steps shown in another step's box: a student's picture is described while the input is prepared.
+const SHOWN_AS: Record<string, Stage2Step> = { image_description: 'translation' }
 
 function positionOf(status: RunStatus): number {
-  const index = STAGE2_STEPS.indexOf(status.step as Stage2Step)
+  const step = (status.step !== null && SHOWN_AS[status.step]) || status.step
+  const index = STAGE2_STEPS.indexOf(step as Stage2Step)
   if (index >= 0) return index
   if (status.step !== null) return STAGE2_STEPS.length // a later step: optimization, Stage 3, 4
   if (status.block) return BLOCK_POSITION[status.block.stage] ?? STAGE2_STEPS.length

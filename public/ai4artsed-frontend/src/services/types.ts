@@ -23,6 +23,20 @@ export interface InterceptionConfig {
   display: Display
   audience: Audience
   media_preferences?: { default_output: string | null; preferred_media: string[] }
+  /** The attitude works with a picture the student uploads (described by the server's vision model). */
+  takes_image?: boolean
+  available?: boolean
+  unavailable_reason?: string | null
+}
+
+/** What the server answers for a stored picture (`POST /api/uploads`). */
+export interface UploadedPicture {
+  run_id: string
+  file: string
+  mime: string
+  width: number
+  height: number
+  bytes: number
 }
 
 export interface InterceptionConfigDetail extends InterceptionConfig {

@@ -7,6 +7,16 @@
  */
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
+import type { UploadedPicture } from '../services/types'
+
+/** The student's picture: the file chosen (kept to upload again for a new run) and where the server stored it. */
+export interface PictureChoice {
+  file: Blob
+  name: string
+  previewUrl: string
+  stored: UploadedPicture
+  used: boolean // a run was started with it: the next run uploads it again under its own run id
+}
 
 export type LastAction =
   | { kind: 'stage2' }
@@ -25,6 +35,7 @@ export const useStudentStore = defineStore('student', () => {
   const promptsSeen = ref<Record<string, string>>({})
   const seed = ref('')
   const lastAction = ref<LastAction | null>(null)
+  const picture = ref<PictureChoice | null>(null)
 
   /** Forget everything that belonged to the previous run. */
   function resetRun(): void {
@@ -60,6 +71,6 @@ export const useStudentStore = defineStore('student', () => {
 
   return {
     idea, attitudeId, rules, runId, interceptionText, interceptionSeen, chosenOutputs, prompts,
-    promptsSeen, seed, lastAction, resetRun, syncInterception, syncPrompt, toggleOutput,
+    promptsSeen, seed, lastAction, picture, resetRun, syncInterception, syncPrompt, toggleOutput,
   }
 })

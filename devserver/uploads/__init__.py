@@ -1,0 +1,1 @@
+"""Pictures students upload: cleaned (`picture`), then stored with a run (`intake`)."""
