@@ -30,6 +30,9 @@ ITEM_TYPES = frozenset({
     "stage2_safety_check",    # (+) a check made in Stage 2 (interception passes, optimizations, edits there)
     "stage2_blocked",         # (+) Stage 2 blocked the run (an interception pass or an optimization)
     "stage4_blocked",         # (+) the picture check or the code check withheld one output
+    "storyboard_brief",       # (+) a storyboard's brief: title and logline (scenes follow as items of their own)
+    "storyboard_scene",       # (+) one scene of the brief, as the model wrote it, with its check's outcome
+    "storyboard_edit",        # (+) the student's edited scene list: order, changed, removed scenes
     "user_input_image",       # (+) a picture the student uploaded (cleaned of metadata), see api/uploads.py
     "image_description",      # (+) the vision model's description of that picture (VISION_MODEL), checked
 })
