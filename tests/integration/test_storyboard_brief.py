@@ -12,8 +12,8 @@ from typing import Any, Iterator
 import pytest
 
 from tests.fakes.ollama_fake import OllamaFake
+from tests.waiting import phase_done
 
-WAIT = "?wait=60"
 START = {"schema": "storyboard_comic", "input_text": "a cat who wants to fly to the moon", "lang": "en"}
 BLOCKED = "a dead body lying in a pool of blood"  # the kids list blocks it (schemas/safety/kids.json)
 
@@ -41,7 +41,7 @@ def app(make_app, ollama):
 
 
 def start(client) -> dict[str, Any]:
-    response = client.post(f"/api/schema/pipeline/storyboard{WAIT}", json=START)
+    response = phase_done(client, "/api/schema/pipeline/storyboard", json=START)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -105,7 +105,7 @@ def test_scene_edits_reorder_add_remove_and_check_every_changed_text(app, ollama
     edit = {"scenes": [{"id": "s3"}, {"id": "s1", "description": "The cat finds a cardboard rocket."},
                        {"description": "The cat waves from the moon.", "generation_prompt": "a cat on the moon"},
                        {"id": "s4", "generation_prompt": f"comic panel, {BLOCKED}"}]}
-    response = client.put(f"/api/pipeline/{run_id}/scenes{WAIT}", json=edit)
+    response = phase_done(client, f"/api/pipeline/{run_id}/scenes", "put", json=edit)
     assert response.status_code == 200, response.get_json()
     scenes = response.get_json()["storyboard"]["scenes"]
     assert [s["id"] for s in scenes] == ["s3", "s1", "s5", "s4"]  # s2 removed, s5 added
@@ -134,7 +134,7 @@ def test_an_unknown_scene_id_fails_the_edit_and_keeps_the_storyboard(app, ollama
     ollama.json_answers = [brief([scene(n) for n in range(1, 5)])]
     client = app.test_client()
     run_id = start(client)["run_id"]
-    run = client.put(f"/api/pipeline/{run_id}/scenes{WAIT}", json={"scenes": [{"id": "s9"}]}).get_json()
+    run = phase_done(client, f"/api/pipeline/{run_id}/scenes", "put", json={"scenes": [{"id": "s9"}]}).get_json()
     assert run["status"] == "failed" and run["error"]["code"] == "scene_not_found"
     assert [s["id"] for s in run["storyboard"]["scenes"]] == ["s1", "s2", "s3", "s4"]
 
