@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +39,10 @@ class Body(BaseModel):
     def recorded(self) -> dict:
         """Return the request as the run's `pipeline_start` item records it."""
         return self.model_dump(mode="json", by_alias=True)
+
+    def outputs_added(self, state: Any) -> int:
+        """Return how many results this phase adds to the run `state` (None: a new run), for the output limit."""
+        return len(getattr(self, "output_configs", None) or [])
 
     def fingerprint(self) -> str:
         """Return a hash of the request, to recognise a retried POST."""
@@ -169,3 +173,7 @@ class SceneGenerationRequest(Body):
     seed: int | None = Field(default=None, ge=0, le=2**53 - SCENES_MAX)
     safety_level: Level | None = None
     lang: Lang = "de"
+
+    def outputs_added(self, state: Any) -> int:
+        """Every scene becomes a result of its own (a blocked one too: it is marked in its place)."""
+        return len(((state.storyboard if state is not None else None) or {}).get("scenes") or [])

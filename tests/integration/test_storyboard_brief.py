@@ -153,3 +153,22 @@ def test_scenes_of_a_run_without_storyboard_or_of_an_unknown_run(app, ollama):
     assert missing.status_code == 404
     sheet = client.get("/api/runs/0b6f7f3e-6c1a-4f3e-9d55-6f1b2b3c4d5e/storyboard.pdf")
     assert sheet.status_code == 404
+
+
+def test_drawing_a_storyboard_counts_every_scene_against_the_output_limit(make_app, ollama):
+    roles = {role: "ollama/writer:latest" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
+                                                       "STAGE2_OPTIMIZATION_MODEL")}
+    app = make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, MAX_OUTPUTS_PER_RUN=3)
+    ollama.json_answers = [brief([scene(n) for n in range(1, 5)])]
+    client = app.test_client()
+    run_id = start(client)["run_id"]
+    r = client.post("/api/schema/pipeline/storyboard_generation",
+                    json={"run_id": run_id, "output_config": "sketch_offline", "lang": "en"})
+    assert r.status_code == 409, r.get_json()
+    error = r.get_json()["error"]
+    assert error["code"] == "output_limit_reached" and error["details"] == {"limit": 3, "existing": 0, "requested": 4}
+    edit = {"scenes": [{"id": "s1"}, {"id": "s2"}, {"id": "s3"}]}  # three scenes fit
+    assert phase_done(client, f"/api/pipeline/{run_id}/scenes", "put", json=edit).get_json()["status"] == "succeeded"
+    run = phase_done(client, "/api/schema/pipeline/storyboard_generation",
+                     json={"run_id": run_id, "output_config": "sketch_offline", "lang": "en"}).get_json()
+    assert [o["status"] for o in run["outputs"]] == ["succeeded"] * 3, run["outputs"]
