@@ -72,17 +72,17 @@ def _make_storyboard(client: Any, ollama: OllamaFake) -> str:
     ollama.json_answers = ["{\"title\": \"" + RAW_ANSWER,  # malformed first: its raw answer is kept for teachers
                            {"title": "The Flag", "logline": "A flag in the wind over the square.",
                             "scenes": [scene, {**scene, "generation_prompt": BLOCKED_INTERCEPTION}, scene, scene]}]
-    run = client.post(f"/api/schema/pipeline/storyboard{WAIT}", json={
+    run = phase_done(client, "/api/schema/pipeline/storyboard", json={
         "schema": "storyboard_comic", "input_text": "a flag over the square", "lang": "en"}).get_json()
     assert run["status"] == "succeeded" and run["storyboard"]["scenes"][1]["status"] == "blocked", run
-    edit = client.put(f"/api/pipeline/{run['run_id']}/scenes{WAIT}", json={"scenes": [
+    edit = phase_done(client, f"/api/pipeline/{run['run_id']}/scenes", "put", json={"scenes": [
         {"id": "s1"}, {"id": "s2"}, {"id": "s3", "description": BLOCKED_INTERCEPTION}, {"id": "s4"}]}).get_json()
     assert [s["status"] for s in edit["storyboard"]["scenes"]] == ["ready", "blocked", "blocked", "ready"], edit
-    rewritten = client.put(f"/api/pipeline/{run['run_id']}/scenes{WAIT}", json={"scenes": [  # s3's original: withheld
+    rewritten = phase_done(client, f"/api/pipeline/{run['run_id']}/scenes", "put", json={"scenes": [  # s3's original: withheld
         {"id": "s1"}, {"id": "s2"}, {"id": "s3", "description": "a calm lake"}, {"id": "s4"},
         {"description": BLOCKED_INTERCEPTION, "generation_prompt": "a lake"}]}).get_json()
     assert [s["status"] for s in rewritten["storyboard"]["scenes"]] == ["ready", "blocked", "ready", "ready", "blocked"]
-    drawn = client.post(f"/api/schema/pipeline/storyboard_generation{WAIT}", json={
+    drawn = phase_done(client, "/api/schema/pipeline/storyboard_generation", json={
         "run_id": run["run_id"], "output_config": "sketch_offline"}).get_json()
     assert [o["status"] for o in drawn["outputs"]] == ["succeeded", "blocked", "succeeded", "succeeded",
                                                       "blocked"], drawn
