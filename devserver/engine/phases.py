@@ -62,10 +62,15 @@ def check_translated(ctx: PhaseContext, name: str, text: str, stage: str, item_t
     """Check the English translation of a text that is not English (terms of other languages surface there).
 
     Returns the translation, or None when the text is English already. The translation is recorded; when
-    it blocks, the item of `item_type` (a model text) is recorded withheld with both versions."""
+    it blocks, the item of `item_type` (a model text) is recorded withheld with both versions.
+
+    On a demo translation model (which measurably cannot translate: its answers fail the quality gate and
+    the check falls back to the original) there is no translation to check: every caller has checked the
+    original text already, in all its views and with every language's term list."""
     chunk = ctx.services.catalog.chunk("translate")
     assert isinstance(chunk, LlmChunk)
-    step = stages.translate(ctx.services.chat, chunk, text)
+    step = stages.translate(ctx.services.chat, chunk, text,
+                            reliable=not ctx.services.router.is_demo(chunk.model_role))
     if step.skipped is not None:
         return None
     where = {"loop_iteration": item.get("loop_iteration"), "stage_iteration": item.get("stage_iteration")}
