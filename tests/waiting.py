@@ -56,13 +56,13 @@ def run_coroutine(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def phase_done(client: Any, path: str, **kwargs: Any) -> Any:
-    """POST a pipeline phase through a Flask test client (or an httpx client), then wait on the run's
-    status until the phase has ended; return that status response (what `?wait=` answers, without its
-    clock).
+def phase_done(client: Any, path: str, method: str = "post", **kwargs: Any) -> Any:
+    """POST (or `method`, e.g. the scene editor's PUT) a pipeline phase through a Flask test client (or an
+    httpx client), then wait on the run's status until the phase has ended; return that status response
+    (what `?wait=` answers, without its clock).
 
-    A POST that started no run (an error, a 4xx) is returned as it is."""
-    started = client.post(path, **kwargs)
+    A request that started no run (an error, a 4xx) is returned as it is."""
+    started = getattr(client, method)(path, **kwargs)
     run_id = (body(started) or {}).get("run_id")
     if started.status_code != 202 or not run_id:
         return started

@@ -55,15 +55,14 @@ class RunLimits:
         """Raise when the phase is not allowed; count a new run against the per-minute limit."""
         session = workshop if state is None else self.workshops.get(state.session or workshop.id)
         self._check_choices(session, req)
-        outputs = list(getattr(req, "output_configs", None) or [])
         if state is None:
-            self._check_outputs(session, 0, len(outputs))
+            self._check_outputs(session, 0, req.outputs_added(None))
             self._hit(principal, session)
             return
         if state.phase_count >= self.max_phases:
             raise Conflict(f"This run has taken its {self.max_phases} steps. Start a new run to go on.",
                            code="run_limit_reached", details={"limit": self.max_phases})
-        self._check_outputs(session, len(state.outputs), len(outputs))
+        self._check_outputs(session, len(state.outputs), req.outputs_added(state))
 
     @staticmethod
     def _check_choices(session: Workshop, req: Any) -> None:

@@ -108,6 +108,15 @@ def _session(write: bool) -> Check:
     return check
 
 
+def _run_owner(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
+    need(p, RUNNERS)
+    a.require_open_session(p)
+    _run(p, a, args)
+    owner = a.run_owner(args["run_id"])
+    if p.role != "student" and (owner is None or owner.student != p.owner_id):  # staff see it, only its owner steers
+        raise no_such_run(args["run_id"])
+
+
 def _run_teacher(p: Principal, a: "AccessControl", args: dict[str, Any]) -> None:
     need(p, TEACHERS)
     _run(p, a, args)
@@ -129,6 +138,8 @@ SESSION_READ = Rule(_session(write=False), "the session's teachers, researchers,
 SESSION_WRITE = Rule(_session(write=True), "the session's teachers, admins")
 RUN_TEACHER = Rule(_run_teacher, "the run's session's teachers, admins")
 EXPORT_JOB = Rule(_roles(*STAFF), "the staff member who started the export; others 404")
+RUN_OWNER = Rule(_run_owner, "the run's owner (the student, or the staff member who started it) in an open session; "
+                             "others 404")
 
 POLICY: dict[str, Rule] = {
     # the web app and system
@@ -157,6 +168,9 @@ POLICY: dict[str, Rule] = {
     "media.media": RUN,
     "media.sketch_frame": RUN,
     "media.media_unknown": PUBLIC,
+    "storyboard.edit_scenes": RUN_OWNER,
+    "storyboard.sheet_pdf": RUN,
+    "storyboard.sheet_zip": RUN,
     "own_runs.mine": Rule(_roles("student", *STAFF), "students (their own runs), staff (runs they started)"),
     # research
     "runs.list_runs": STAFF_ONLY,

@@ -13,13 +13,15 @@ from devserver.api.event_frames import (HANDOFF, HEARTBEAT, OPENING, EventCursor
                                         sse)
 from devserver.api.openapi import declare
 from devserver.engine.projection import project_item, project_run, project_status
-from devserver.engine.requests import ExecuteRequest, GenerationRequest, OptimizeRequest, Stage2Request
+from devserver.engine.requests import (ExecuteRequest, GenerationRequest, OptimizeRequest, SceneGenerationRequest,
+                                       Stage2Request, StoryboardRequest)
 from devserver.errors import NotFound, ValidationFailed
 from devserver.recorder.run_id import require_run_id
 
 bp = Blueprint("pipeline", __name__, url_prefix="/api")
 PHASE_BODIES = {"execute": ExecuteRequest, "stage2": Stage2Request, "optimize": OptimizeRequest,
-                "generation": GenerationRequest}
+                "generation": GenerationRequest, "storyboard": StoryboardRequest,
+                "storyboard_generation": SceneGenerationRequest}
 HEARTBEAT_SECONDS = 10.0
 MAX_WAIT_SECONDS = 300.0
 
@@ -40,11 +42,15 @@ def _wait_seconds() -> float | None:
 @bp.post("/schema/pipeline/<phase>")
 @declare(body=PHASE_BODIES, enums={"phase": tuple(PHASE_BODIES)})
 def start_phase(phase: str):
-    """Start a phase of a run (execute, stage2, optimize, generation) and return 202 with its run id."""
+    """Start a phase of a run (execute, stage2, optimize, generation, storyboard, storyboard_generation): 202."""
     model = PHASE_BODIES.get(phase)
     if model is None:
         raise NotFound(f"No pipeline phase {phase!r}; use one of {', '.join(PHASE_BODIES)}.", code="phase_not_found")
-    req = model.model_validate(context.json_body())
+    return submit_phase(phase, model.model_validate(context.json_body()))
+
+
+def submit_phase(phase: str, req: Any):
+    """Queue a phase for the caller; answer 202 with the run id, or with `?wait=N` the status when done."""
     wait = _wait_seconds()  # validated before anything is queued
     state = context.orchestrator().submit(phase, req, run_owner())  # the caller's session, pseudonym, limits
     handoff = request.environ.get(HANDOFF)

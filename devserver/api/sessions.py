@@ -47,7 +47,7 @@ class SessionCreate(SessionUpdate):
     title: str = Field(min_length=1, max_length=120)  # type: ignore[assignment]
     safety_level: Literal["kids", "youth", "adult"]  # type: ignore[assignment]
     lang: Literal["de", "en"] = "de"  # type: ignore[assignment]
-    max_outputs_per_run: int = Field(4, ge=1, le=32)  # type: ignore[assignment]
+    max_outputs_per_run: int = Field(8, ge=1, le=32)  # type: ignore[assignment]  # a storyboard of 8 scenes fits
     runs_per_minute: int = Field(6, ge=1, le=60)  # type: ignore[assignment]
     retention_days: int = Field(30, ge=1, le=3650)  # type: ignore[assignment]
 

@@ -245,7 +245,7 @@ class OllamaBackend(LlmBackend):
             except ValueError:
                 raise BackendBadResponse("Ollama's answer should be JSON but is not", backend=self.backend_id,
                                          retryable=True, code="not_json",
-                                         details={"finish_reason": final.done_reason}) from None
+                                         details={"finish_reason": final.done_reason, "answer": text[:2000]}) from None
         return self._result(text, model, final, parameters, started, logprobs if top.get("logprobs") else None)
 
     def complete(self, prompt: str, model: str, options: Mapping[str, Any]) -> ChatResult:

@@ -273,7 +273,7 @@ class OpenAICompatBackend(LlmBackend):
             except ValueError:
                 raise BackendBadResponse(f"{self.backend_id}: the answer should be JSON but is not",
                                          backend=self.backend_id, retryable=True, code="not_json",
-                                         details={"finish_reason": choice.get("finish_reason")}) from None
+                                         details={"finish_reason": choice.get("finish_reason"), "answer": text[:2000]}) from None
         return text, choice.get("finish_reason")
 
     def close(self) -> None:

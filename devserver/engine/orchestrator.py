@@ -21,16 +21,20 @@ from typing import Any, Callable
 from devserver.engine import image_source
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
-from devserver.engine.requests import Body, GenerationRequest, Stage2Request
+from devserver.engine.requests import Body, GenerationRequest, Stage2Request, StoryboardRequest
+from devserver.engine.storyboard import STORYBOARD_PHASES
 from devserver.engine.run_queue import RunQueue
 from devserver.recorder.items import BLOCKED_ITEMS
 from devserver.engine.run_state import RunOwner, RunState, restore
-from devserver.errors import AppError, Conflict, NotFound
+from devserver.errors import AppError, Conflict, NotFound, ValidationFailed
 from devserver.schemas.models import OutputChunk
 
 log = logging.getLogger(__name__)
 LIVE_RUNS = 500
 RERUNNABLE = frozenset({"failed", "cancelled", "interrupted"})
+ALL_PHASES = {**PHASES, **STORYBOARD_PHASES}
+CREATING = frozenset({"stage2", "execute", "storyboard"})  # phases that start a run
+CONTINUING = frozenset({"optimize", "generation", "scenes", "storyboard_generation"})  # need an existing run
 
 
 @dataclass
@@ -89,8 +93,7 @@ class Orchestrator:
         fingerprint = f"{phase}:{req.fingerprint()}"
         with self._guard:
             state = self._runs.get(run_id) if run_id else None
-            if state is None and run_id and (phase in ("optimize", "generation")
-                                             or self.services.recorder.exists(run_id)):
+            if state is None and run_id and (phase in CONTINUING or self.services.recorder.exists(run_id)):
                 state = self._restore(run_id)  # after a restart, or once it left the live cache
             if state is not None and not state.fingerprints and not state.phase_count and phase in ("stage2", "execute"):
                 state = None  # a run opened by a picture upload: its first phase starts it like a new run
@@ -131,7 +134,7 @@ class Orchestrator:
         deduplicated while the identical request is still queued or running; afterwards the same body
         is a new request ("generate again")."""
         current = state.current_fingerprint == fingerprint
-        if phase in ("stage2", "execute"):
+        if phase in CREATING:
             if fingerprint not in state.fingerprints:
                 raise Conflict("This run id is already used for another request.", code="run_id_conflict",
                                details={"run_id": state.run_id})
@@ -141,7 +144,12 @@ class Orchestrator:
     def _validate_refs(self, req: Body) -> None:
         catalog = self.services.catalog
         if isinstance(req, Stage2Request):
-            catalog.interception(req.schema_)
+            cfg = catalog.interception(req.schema_)
+            storyboard = catalog.pipeline(cfg.pipeline).type == "storyboard"
+            if storyboard != isinstance(req, StoryboardRequest):  # a brief is not an interception, nor vice versa
+                raise ValidationFailed(f"The attitude {cfg.id!r} " + ("makes a storyboard: use the storyboard phase."
+                                       if storyboard else "is no storyboard attitude."),
+                                       code="wrong_pipeline_kind", details={"schema": cfg.id})
         for oid in getattr(req, "output_configs", []) or []:
             catalog.output(oid)
         if getattr(req, "output_config", None):
@@ -195,10 +203,10 @@ class Orchestrator:
                 state.touch(status="running", phase=phase)
                 ctx.persist()
                 ctx.emit("pipeline_start", metadata={"phase": phase,
-                                                     "request": req.model_dump(mode="json", by_alias=True)})
+                                                     "request": req.recorded()})
                 if state.cancel_requested:
                     raise Cancelled("The run was cancelled before it started.")
-                PHASES[phase](ctx, req)
+                ALL_PHASES[phase](ctx, req)
                 self._finish(ctx, "succeeded", "pipeline_complete", {"phase": phase})
             except Blocked as blocked:
                 item = BLOCKED_ITEMS.get(blocked.block.get("stage"), "stage3_blocked")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from devserver.backends.base import MediaRequest, Progress
 from devserver.engine import image_source, stages
@@ -94,13 +94,10 @@ def notice(ctx: PhaseContext, stage: str, step: str, result: stages.TextStep) ->
         ctx.state.add_notice({"stage": stage, "step": step, "code": result.fallback})
 
 
-def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
-    """Stage 1 and the interception; leaves the result in state.interception."""
+def run_stage1(ctx: PhaseContext, req: Stage2Request) -> tuple[str, str]:
+    """Stage 1: the idea and the student's rules checked, the idea translated; return (context, translation)."""
     catalog, state = ctx.services.catalog, ctx.state
     cfg = catalog.interception(req.schema_)
-    pipeline = catalog.pipeline(cfg.pipeline)
-    chunk = catalog.chunk(pipeline.chunks[0])
-    assert isinstance(chunk, LlmChunk)
     config_context = cfg.context.get(req.lang) if cfg.context else ""
     context = req.context_prompt if req.context_prompt is not None else config_context
 
@@ -127,9 +124,20 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     state.touch(translation=None if translation.skipped or translation.fallback else translation.text)
     notice(ctx, "stage1", "translation", translation)
     ctx.emit("translation_result", stage="stage1", content=translation.text, **item)
+    return context, translation.text
+
+
+def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
+    """Stage 1 and the interception; leaves the result in state.interception."""
+    catalog, state = ctx.services.catalog, ctx.state
+    cfg = catalog.interception(req.schema_)
+    pipeline = catalog.pipeline(cfg.pipeline)
+    chunk = catalog.chunk(pipeline.chunks[0])
+    assert isinstance(chunk, LlmChunk)
+    context, text = run_stage1(ctx, req)
 
     picture = describe_picture(ctx, req.input_image) if req.input_image else None
-    text_in = translation.text if picture is None else f"{translation.text}\n\n{PICTURE_LABEL} {picture}"
+    text_in = text if picture is None else f"{text}\n\n{PICTURE_LABEL} {picture}"
 
     ctx.enter("stage2", "interception")
     iterations = cfg.parameters.iterations or pipeline.iterations or 1
@@ -232,22 +240,30 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
         raise ValidationFailed("There is no checked text to generate from: run the interception first or send "
                                "the prompt.", code="nothing_to_generate", details={"outputs": missing})
     outputs = state.start_generation([(oid, chunks[oid].media_type) for oid in req.output_configs])
+    generate_each(ctx, outputs, lambda out, loop: generate_one(ctx, req, out, chunks[out.output_config], loop))
+
+
+def generate_each(ctx: PhaseContext, outputs: list[OutputState], make: Callable[[OutputState, int], None]) -> None:
+    """Make the outputs one after another (loop iterations 1..n); a blocked or failed one is marked, the rest go on.
+
+    Ends like the run should: returns when anything was made, else raises the first block or error."""
+    state = ctx.state
     for loop, out in enumerate(outputs, start=1):
         try:
             ctx.check_cancel()
-            generate_one(ctx, req, out, chunks[out.output_config], loop)
+            make(out, loop)
         except Blocked as blocked:
             state.update_output(out, status="blocked", block=blocked.block)
             stage = blocked.block.get("stage") or "stage3"
             ctx.emit(BLOCKED_ITEMS.get(stage, "stage3_blocked"), stage=stage, loop_iteration=loop,
-                     metadata={"output_config": out.output_config, **blocked.block})
+                     metadata={"output_config": out.output_config, **scene_fields(out, loop), **blocked.block})
         except BackendError as err:  # interrupted in ComfyUI itself (or cancelled) is not a failure
             state.update_output(out, status="cancelled" if err.code == "cancelled" else "failed",
                                 error={"code": err.code, "message": err.message})
             ctx.emit("pipeline_cancelled" if err.code == "cancelled" else "output_failed", stage="stage4",
                      loop_iteration=loop, withheld=True,
-                     metadata={"output_config": out.output_config, "code": err.code, "message": err.message,
-                               "details": err.details})
+                     metadata={"output_config": out.output_config, **scene_fields(out, loop), "code": err.code,
+                               "message": err.message, "details": err.details})
         except BaseException:  # cancel or a bug: no output may stay "running" or "queued" forever
             final = "cancelled" if ctx.cancel.cancelled or state.cancel_requested else "failed"
             for rest in outputs[loop - 1:]:
@@ -267,6 +283,11 @@ def run_generation(ctx: PhaseContext, req: GenerationRequest) -> None:
     raise BackendError(first.get("message", "Every output failed."), code=first.get("code", "backend_error"))
 
 
+def scene_fields(out: OutputState, loop: int) -> dict[str, Any]:
+    """Return what links an output's items to its storyboard scene (nothing for other runs)."""
+    return {"scene": out.scene, "scene_index": loop} if out.scene else {}
+
+
 def final_text(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chunk: OutputChunk, loop: int) -> str:
     """Return the exact text for one output: the student's edit, the optimization, or a fresh one."""
     state = ctx.state
@@ -283,16 +304,19 @@ def final_text(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chun
 
 
 def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, chunk: OutputChunk,
-                 loop: int) -> None:
-    """Stage 3 on the exact text for one output, then Stage 4; the file lands in the run folder."""
+                 loop: int, text: str | None = None) -> None:
+    """Stage 3 on the exact text for one output, then Stage 4; the file lands in the run folder.
+
+    `text` (a storyboard scene's prompt) replaces the text `final_text` picks."""
     state, services = ctx.state, ctx.services
+    recorded = scene_fields(out, loop)
     state.update_output(out, status="running")
-    text = final_text(ctx, req, out, chunk, loop)
+    text = text if text is not None else final_text(ctx, req, out, chunk, loop)
 
     ctx.enter("stage3", "safety_check")
     verdict = services.safety.stage3(text, state.safety_level)
     ctx.emit("stage3_safety_check", stage="stage3", loop_iteration=loop,
-             metadata={"checkpoint": "stage3", "output_config": out.output_config, **verdict.to_dict()})
+             metadata={"checkpoint": "stage3", "output_config": out.output_config, **recorded, **verdict.to_dict()})
     if verdict.decision != "allow":
         raise Blocked(block_for(ctx, "stage3", "stage3", verdict))
     state.update_output(out, prompt=verdict.positive_prompt, negative_prompt=verdict.negative_prompt)
@@ -343,7 +367,8 @@ def generate_one(ctx: PhaseContext, req: GenerationRequest, out: OutputState, ch
     ctx.emit(f"output_{chunk.media_type}", stage="stage4", media_type=chunk.media_type, loop_iteration=loop,
              file=out.file, metadata={"output_config": out.output_config, "index": out.index, "seed": out.seed,
                                       "prompt": out.prompt, "negative_prompt": out.negative_prompt,
-                                      "mime": media.mime, **source_link(source, req.denoise), **result.record()})
+                                      "mime": media.mime, **recorded, **source_link(source, req.denoise),
+                                      **result.record()})
 
 
 def source_link(source: image_source.ImageRef | None, denoise: float | None) -> dict[str, Any]:

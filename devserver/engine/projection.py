@@ -23,18 +23,22 @@ AUDIENCES: tuple[str, ...] = ("student", "staff")
 # restored run's metadata (request fingerprints, counters) is bookkeeping.
 STATUS_FIELDS = ("run_id", "status", "phase", "stage", "step", "progress", "queue_position", "safety_level",
                  "schema", "lang", "session", "input_text", "context_prompt", "translation", "interception",
-                 "optimizations", "outputs", "block", "error", "models", "notices", "created_at", "updated_at")
+                 "optimizations", "outputs", "block", "error", "models", "notices", "created_at", "updated_at",
+                 "storyboard")
 # Of a safety verdict, students learn what was decided, never what was matched or why in detail.
 VERDICT_ITEMS = frozenset(SAFETY_CHECK_ITEMS.values())
 VERDICT_FIELDS = frozenset({"checkpoint", "level", "decision", "category", "output_config", "latency_ms"})
 # Of a withheld item, students learn only where it happened and that it was withheld.
 WITHHELD_FIELDS = frozenset({"withheld", "status", "code", "checkpoint", "stage", "category", "output_config",
-                             "index", "language", "field"})
+                             "index", "language", "field", "scene", "scene_index"})
 # Teacher-only anywhere, whatever the item: the words that tripped the filter, the reasons written
 # for the teacher, a model's raw answer kept for diagnosis, and the messages a model call was sent
 # (a back-translation's messages carry the foreign pass it checks, which may be withheld), and the
 # quality gate's findings, which quote the model's rejected, never-checked answer.
-STAFF_ONLY_FIELDS = frozenset({"matched_terms", "teacher_reason", "details", "answer", "chat_request", "quality"})
+STAFF_ONLY_FIELDS = frozenset({"matched_terms", "teacher_reason", "details", "answer", "chat_request", "quality",
+                               "raw_answers"})
+# Of a storyboard scene a checkpoint blocked, students learn that it was blocked and why in general.
+BLOCKED_SCENE_FIELDS = ("id", "status", "block", "output", "edited")
 
 
 def check_audience(audience: str) -> Audience:
@@ -71,7 +75,17 @@ def project_status(status: dict[str, Any], audience: str = "student") -> dict[st
     """Return a run's status (live or from its folder) as the audience may see it."""
     if check_audience(audience) == "staff":
         return status
-    return {key: status.get(key) for key in STATUS_FIELDS}
+    shown = {key: status.get(key) for key in STATUS_FIELDS}
+    if isinstance(shown.get("storyboard"), dict):
+        shown["storyboard"] = project_storyboard(shown["storyboard"])
+    return shown
+
+
+def project_storyboard(board: dict[str, Any]) -> dict[str, Any]:
+    """Return a storyboard as a student may see it: a blocked scene without its texts."""
+    scenes = [scene if scene.get("status") != "blocked" else {k: scene.get(k) for k in BLOCKED_SCENE_FIELDS}
+              for scene in board.get("scenes") or []]
+    return {**board, "scenes": scenes}
 
 
 def project_run(document: dict[str, Any], audience: str = "student") -> dict[str, Any]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from devserver.engine.brief import DESCRIPTION_MAX, EDITED_MIN, PROMPT_MAX, SCENES_MAX, TITLE_MAX
 from devserver.recorder.run_id import RUN_ID_RE
 
 Level = Literal["kids", "youth", "adult", "research"]
@@ -34,6 +35,14 @@ def merge_outputs(single: str | None, many: list[str]) -> list[str]:
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    def recorded(self) -> dict:
+        """Return the request as the run's `pipeline_start` item records it."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def outputs_added(self, state: Any) -> int:
+        """Return how many results this phase adds to the run `state` (None: a new run), for the output limit."""
+        return len(getattr(self, "output_configs", None) or [])
 
     def fingerprint(self) -> str:
         """Return a hash of the request, to recognise a retried POST."""
@@ -111,3 +120,60 @@ class ExecuteRequest(Stage2Request):
     def _outputs(self) -> "ExecuteRequest":
         self.output_configs, self.output_config = merge_outputs(self.output_config, self.output_configs), None
         return self
+
+
+class StoryboardRequest(Stage2Request):
+    """Stage 1 and the storyboard brief (a config whose pipeline is of type `storyboard`)."""
+
+
+SCENE_ID = r"^s[0-9]{1,3}$"
+
+
+class SceneEdit(Body):
+    """One scene of an edited storyboard: an existing scene (`id`, texts omitted = unchanged) or a new one."""
+
+    id: str | None = Field(default=None, pattern=SCENE_ID)
+    description: str | None = Field(default=None, min_length=1, max_length=DESCRIPTION_MAX)
+    generation_prompt: str | None = Field(default=None, min_length=1, max_length=PROMPT_MAX)
+
+    @model_validator(mode="after")
+    def _new_needs_texts(self) -> "SceneEdit":
+        if self.id is None and (self.description is None or self.generation_prompt is None):
+            raise ValueError("a new scene (no id) needs a description and a generation_prompt")
+        return self
+
+
+class SceneEditRequest(Body):
+    """The student's storyboard after editing: the whole scene list in its new order (EDITED_MIN..SCENES_MAX)."""
+
+    run_id: str = Field(pattern=RUN_ID_RE.pattern)
+    title: str | None = Field(default=None, min_length=1, max_length=TITLE_MAX)
+    scenes: list[SceneEdit] = Field(min_length=EDITED_MIN, max_length=SCENES_MAX)
+    lang: Lang = "de"
+
+    def recorded(self) -> dict:
+        """Record which scenes came in which order and what changed; the texts go to checked `user_edit` items."""
+        return {"run_id": self.run_id, "lang": self.lang, "title_sent": self.title is not None,
+                "scenes": [{"id": s.id, "fields": sorted(k for k in ("description", "generation_prompt")
+                                                         if getattr(s, k) is not None)} for s in self.scenes]}
+
+    @model_validator(mode="after")
+    def _unique(self) -> "SceneEditRequest":
+        ids = [s.id for s in self.scenes if s.id is not None]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a scene id appears twice in scenes")
+        return self
+
+
+class SceneGenerationRequest(Body):
+    """Stages 3–4 for every scene of a storyboard with one output; scene n gets seed `seed + n - 1`."""
+
+    run_id: str = Field(pattern=RUN_ID_RE.pattern)
+    output_config: str = Field(min_length=1, max_length=64)
+    seed: int | None = Field(default=None, ge=0, le=2**53 - SCENES_MAX)
+    safety_level: Level | None = None
+    lang: Lang = "de"
+
+    def outputs_added(self, state: Any) -> int:
+        """Every scene becomes a result of its own (a blocked one too: it is marked in its place)."""
+        return len(((state.storyboard if state is not None else None) or {}).get("scenes") or [])

@@ -42,6 +42,7 @@ class OutputState:
     block: dict[str, Any] | None = None
     model: str | None = None
     backend: str | None = None
+    scene: str | None = None  # the storyboard scene (its id) this output draws
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -83,6 +84,7 @@ class RunState:
     cancel_requested: bool = False
     models: set[str] = field(default_factory=set)  # "backend/model" actually used, for the index
     notices: list[dict[str, str]] = field(default_factory=list)  # the quality gate kept an earlier text
+    storyboard: dict[str, Any] | None = None  # a storyboard run: title, logline, scenes (engine/storyboard.py)
     listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
@@ -165,6 +167,26 @@ class RunState:
             self.touch()
             return outputs
 
+    def set_storyboard(self, storyboard: dict[str, Any]) -> None:
+        """Replace the storyboard (the brief, or the student's edited scenes)."""
+        with self.cond:
+            self.storyboard = _copy(storyboard)
+            self.touch()
+
+    def start_scenes(self, output_id: str, media_type: str) -> list[OutputState]:
+        """Add one queued output per storyboard scene, in scene order, and link each scene to its output."""
+        with self.cond:
+            assert self.storyboard is not None
+            self.generation_count += 1
+            scenes = self.storyboard["scenes"]
+            outputs = [OutputState(index=len(self.outputs) + i, output_config=output_id, media_type=media_type,
+                                   scene=scene["id"]) for i, scene in enumerate(scenes)]
+            self.outputs = [*self.outputs, *outputs]
+            self.storyboard = {**self.storyboard, "output_config": output_id,
+                               "scenes": [{**scene, "output": out.index} for scene, out in zip(scenes, outputs)]}
+            self.touch()
+            return outputs
+
     def update_output(self, out: OutputState, **fields: Any) -> None:
         """Change fields of one output together (a reader never sees half an update)."""
         with self.cond:
@@ -216,7 +238,7 @@ class RunState:
                 "outputs": [o.to_dict() for o in self.outputs],
                 "block": self.block, "error": self.error, "models": sorted(self.models),
                 "created_at": self.created_at, "updated_at": self.updated_at,
-                "notices": _copy(self.notices),
+                "notices": _copy(self.notices), "storyboard": _copy(self.storyboard),
             }
 
 
@@ -238,6 +260,7 @@ def restore(run_id: str, meta: dict[str, Any], safety_level: str) -> RunState:
     state.translation = meta.get("translation")
     state.interception.update(meta.get("interception") or {})
     state.optimizations.update(meta.get("optimizations") or {})
+    state.storyboard = meta.get("storyboard")
     return state
 
 

@@ -30,6 +30,9 @@ ITEM_TYPES = frozenset({
     "stage2_safety_check",    # (+) a check made in Stage 2 (interception passes, optimizations, edits there)
     "stage2_blocked",         # (+) Stage 2 blocked the run (an interception pass or an optimization)
     "stage4_blocked",         # (+) the picture check or the code check withheld one output
+    "storyboard_brief",       # (+) a storyboard's brief: title and logline (scenes follow as items of their own)
+    "storyboard_scene",       # (+) one scene of the brief, as the model wrote it, with its check's outcome
+    "storyboard_edit",        # (+) the student's edited scene list: order, changed, removed scenes
     "user_input_image",       # (+) a picture the student uploaded (cleaned of metadata), see api/uploads.py
     "image_description",      # (+) the vision model's description of that picture (VISION_MODEL), checked
 })
@@ -41,16 +44,18 @@ _STEP = (*_CALL, "finish_reason", "chat_request", "answer_sha256", "logprobs", "
          "fallback", "withheld")
 _VERDICT = ("checkpoint", "level", "decision", "method", "category", "matched_terms", "latency_ms", "model",
             "teacher_reason", "calls")
-_BLOCK = ("status", "output_config", "stage", "checkpoint", "category", "message")
+_SCENE = ("scene", "scene_index")  # a storyboard scene's id and position (items of storyboard runs only)
+_BLOCK = ("status", "output_config", "stage", "checkpoint", "category", "message", *_SCENE)
 _MEDIA = (*_CALL, "files", "output_config", "index", "seed", "prompt", "negative_prompt", "mime", "withheld",
-          "input_image", "denoise")
-_FAILURE = ("output_config", "code", "message", "details", "withheld")
+          "input_image", "denoise", *_SCENE)
+_FAILURE = ("output_config", "code", "message", "details", "withheld", *_SCENE)
+_SCENE_TEXT = (*_SCENE, "status", "checkpoint", "category", "withheld")
 METADATA_FIELDS: dict[str, frozenset[str]] = {name: frozenset(fields) for name, fields in {
     "pipeline_start": ("phase", "request"), "stage_transition": ("from", "to", "step"),
-    "user_input_text": ("lang",), "user_edit": ("field", "original"), "translation_result": (*_STEP, "checkpoint"),
+    "user_input_text": ("lang",), "user_edit": ("field", "original", *_SCENE_TEXT), "translation_result": (*_STEP, "checkpoint"),
     "stage1_safety_check": (*_VERDICT, "file"), "stage2_safety_check": _VERDICT,
-    "stage3_safety_check": (*_VERDICT, "output_config", "positive_prompt", "negative_prompt"),
-    "stage4_safety_check": (*_VERDICT, "output_config", "index"),
+    "stage3_safety_check": (*_VERDICT, "output_config", "positive_prompt", "negative_prompt", *_SCENE),
+    "stage4_safety_check": (*_VERDICT, "output_config", "index", *_SCENE),
     "stage1_blocked": _BLOCK, "stage2_blocked": _BLOCK, "stage3_blocked": _BLOCK, "stage4_blocked": _BLOCK,
     "interception_iteration": (*_STEP, "back_translation"),
     "interception_final": ("schema", "config_version", "iterations", "parts"),
@@ -63,6 +68,10 @@ METADATA_FIELDS: dict[str, frozenset[str]] = {name: frozenset(fields) for name, 
     "pipeline_interrupted": ("previous_status",),
     "user_input_image": ("mime", "width", "height", "bytes", "sha256", "metadata_removed", "checked"),
     "image_description": (*_STEP, "input_image"),
+    "storyboard_brief": (*_STEP, "schema", "config_version", "scenes", "parts", "json_schema", "raw_answers",
+                         "status"),
+    "storyboard_scene": (*_SCENE_TEXT, "brief"),
+    "storyboard_edit": ("order", "changed", "removed", "title_changed", "brief"),
 }.items()}
 
 STATUSES = ("queued", "running", "succeeded", "blocked", "failed", "cancelled", "interrupted")

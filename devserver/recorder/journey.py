@@ -44,7 +44,7 @@ LABELS = {
 }
 
 
-class _Writer:
+class PdfWriter:
     """A thin layer over FPDF that knows the font situation."""
 
     def __init__(self) -> None:
@@ -64,11 +64,11 @@ class _Writer:
         self.pdf.set_font(self.family, size=size)
         self.pdf.multi_cell(0, height, self.text(value), new_x="LMARGIN", new_y="NEXT")
 
-    def image(self, data: bytes) -> None:
+    def image(self, data: bytes, width: float = THUMBNAIL_MM) -> None:
         try:
             picture = Image.open(io.BytesIO(data))
             picture.thumbnail((512, 512))
-            self.pdf.image(picture.convert("RGB"), w=THUMBNAIL_MM)
+            self.pdf.image(picture.convert("RGB"), w=width)
         except Exception:  # an unreadable file is named, never a failed export
             log.warning("journey PDF: could not embed an image")
 
@@ -95,7 +95,7 @@ def journey_pdf(document: dict[str, Any], read_file: Callable[[str], bytes], lan
     """Render one run document as a PDF; `read_file(name)` returns an entity file's bytes."""
     labels = LABELS.get(lang, LABELS["en"])
     meta = document["metadata"]
-    out = _Writer()
+    out = PdfWriter()
     out.pdf.add_page()
     out.line(labels["title"], size=16, height=9)
     for key, value in (("run", document["run_id"]), ("created", meta.get("created_at")),

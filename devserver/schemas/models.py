@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_]{1,63}$"
 MediaType = Literal["image", "audio", "music", "video", "code", "text"]
-PipelineType = Literal["prompt_interception", "recursive_interception", "media_generation"]
+PipelineType = Literal["prompt_interception", "recursive_interception", "media_generation", "storyboard"]
 PLACEHOLDERS = ("{TASK_INSTRUCTION}", "{CONTEXT}", "{INPUT}")
 
 

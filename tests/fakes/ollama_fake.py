@@ -77,6 +77,7 @@ class OllamaFake(FakeApp):
         self.trickle_interval = 0.2
         self.answer = "A small red boat sails across the calm blue sea at dawn."
         self.json_answer: dict[str, Any] = {"safe": True, "categories": [], "reason": "harmless"}
+        self.json_answers: list[Any] = []  # answered (first first) before json_answer; a str is sent as it is
         self.unsafe_images: set[bytes] = set()  # thumbnails (tests.fakes.vision.pixel_digest) a vision model flags
         self.images_seen: list[bytes] = []
         self.vision_answer: dict[str, Any] | None = None  # answer pictures with this instead of judging them
@@ -176,6 +177,9 @@ class OllamaFake(FakeApp):
             return answer, shieldgemma_logprobs(answer, top)
         if images and body.get("format"):
             return json.dumps(self.vision_answer or image_verdict(images, self.unsafe_images)), None
+        if body.get("format") and self.json_answers:
+            queued = self.json_answers.pop(0)
+            return (queued if isinstance(queued, str) else json.dumps(queued)), None
         if images:  # asked to look at a picture without a verdict schema: a description
             return self.description or describe(images), None
         return (json.dumps(self.json_answer) if body.get("format") else self.answer), None

@@ -7,7 +7,9 @@ image generator. The same walk runs against the live run and, after a restart, a
 """
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any
 
 import pytest
@@ -64,6 +66,29 @@ def _make_run(client: Any, ollama: OllamaFake) -> str:
     return run_id
 
 
+def _make_storyboard(client: Any, ollama: OllamaFake) -> str:
+    """A storyboard with a scene the brief check blocked, one an edit blocked, a kept raw answer, and pictures."""
+    scene = {"description": "a red flag with a sun over the square", "generation_prompt": "a red flag with a sun"}
+    ollama.json_answers = ["{\"title\": \"" + RAW_ANSWER,  # malformed first: its raw answer is kept for teachers
+                           {"title": "The Flag", "logline": "A flag in the wind over the square.",
+                            "scenes": [scene, {**scene, "generation_prompt": BLOCKED_INTERCEPTION}, scene, scene]}]
+    run = phase_done(client, "/api/schema/pipeline/storyboard", json={
+        "schema": "storyboard_comic", "input_text": "a flag over the square", "lang": "en"}).get_json()
+    assert run["status"] == "succeeded" and run["storyboard"]["scenes"][1]["status"] == "blocked", run
+    edit = phase_done(client, f"/api/pipeline/{run['run_id']}/scenes", "put", json={"scenes": [
+        {"id": "s1"}, {"id": "s2"}, {"id": "s3", "description": BLOCKED_INTERCEPTION}, {"id": "s4"}]}).get_json()
+    assert [s["status"] for s in edit["storyboard"]["scenes"]] == ["ready", "blocked", "blocked", "ready"], edit
+    rewritten = phase_done(client, f"/api/pipeline/{run['run_id']}/scenes", "put", json={"scenes": [  # s3's original: withheld
+        {"id": "s1"}, {"id": "s2"}, {"id": "s3", "description": "a calm lake"}, {"id": "s4"},
+        {"description": BLOCKED_INTERCEPTION, "generation_prompt": "a lake"}]}).get_json()
+    assert [s["status"] for s in rewritten["storyboard"]["scenes"]] == ["ready", "blocked", "ready", "ready", "blocked"]
+    drawn = phase_done(client, "/api/schema/pipeline/storyboard_generation", json={
+        "run_id": run["run_id"], "output_config": "sketch_offline"}).get_json()
+    assert [o["status"] for o in drawn["outputs"]] == ["succeeded", "blocked", "succeeded", "succeeded",
+                                                      "blocked"], drawn
+    return run["run_id"]
+
+
 def _walk(client: Any, run_id: str) -> dict[str, str]:
     """Call every run route a student can call; return each response body by route."""
     bodies: dict[str, str] = {}
@@ -86,6 +111,12 @@ def _walk(client: Any, run_id: str) -> dict[str, str]:
     get(f"/api/media/run/{run_id}")
     for entry in media:
         get(entry["url"])
+    if json.loads(bodies[f"{base}/status"]).get("storyboard"):  # the sheet and the ZIP, read as text
+        get(f"/api/runs/{run_id}/storyboard.pdf")
+        archive = zipfile.ZipFile(io.BytesIO(get(f"/api/runs/{run_id}/storyboard.zip").data))
+        for name in archive.namelist():
+            if not name.endswith(".png"):
+                bodies[f"zip:{name}"] = archive.read(name).decode("latin-1")
     cancel = client.post(f"{base}/cancel")
     bodies[f"{base}/cancel"] = cancel.get_data(as_text=True)
     return bodies
@@ -119,6 +150,25 @@ def test_no_student_route_shows_a_blocked_text_its_terms_or_the_teachers_reason(
         shutdown(app)
 
     restarted = create_app(config)  # the run is answered from its folder now
+    try:
+        _assert_nothing_leaks(_walk(restarted.test_client(), run_id))
+    finally:
+        shutdown(restarted)
+
+
+def test_no_student_route_shows_a_blocked_storyboard_scene_or_the_raw_brief(settings):
+    ollama, config = settings
+    app = create_app(config)
+    try:
+        run_id = _make_storyboard(app.test_client(), ollama)
+        bodies = _walk(app.test_client(), run_id)
+        assert f"/api/runs/{run_id}/storyboard.pdf" in bodies and "zip:storyboard.json" in bodies
+        _assert_nothing_leaks(bodies)
+        full = (app.extensions["devserver.recorder"].runs_dir / run_id / "events.jsonl").read_text(encoding="utf-8")
+        assert BLOCKED_INTERCEPTION in full and RAW_ANSWER in full  # kept for teachers
+    finally:
+        shutdown(app)
+    restarted = create_app(config)
     try:
         _assert_nothing_leaks(_walk(restarted.test_client(), run_id))
     finally:

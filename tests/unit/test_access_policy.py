@@ -48,6 +48,7 @@ EXPECTED: dict[policy.Rule, dict[str, Any]] = {
     policy.POLICY["own_runs.mine"]: expect(anonymous=401),
     policy.RUN_TEACHER: expect(anonymous=401, student_a=403, student_b=403, teacher_b=404, researcher=403),
     policy.EXPORT_JOB: expect(anonymous=401, student_a=403, student_b=403),
+    policy.RUN_OWNER: expect(anonymous=401, student_b=404, teacher=404, teacher_b=404, researcher=404, admin=404),
 }
 GUARD_404_CODES = {"run_not_found", "session_not_found"}
 

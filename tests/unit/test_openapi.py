@@ -108,8 +108,9 @@ def test_pipeline_post_documents_the_four_request_bodies(document):
     assert op["requestBody"]["required"] is True
     variants = op["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     bodies = {ref.rsplit("/", 1)[-1]: resolve(document, ref) for ref in (v["$ref"] for v in variants)}
-    assert set(bodies) == {"ExecuteRequest", "Stage2Request", "OptimizeRequest", "GenerationRequest"}
-    for phase in ("execute", "stage2", "optimize", "generation"):
+    assert set(bodies) == {"ExecuteRequest", "Stage2Request", "OptimizeRequest", "GenerationRequest",
+                           "StoryboardRequest", "SceneGenerationRequest"}
+    for phase in ("execute", "stage2", "optimize", "generation", "storyboard", "storyboard_generation"):
         assert phase in op["requestBody"]["description"]
     for name, schema in bodies.items():
         assert schema["type"] == "object" and schema["additionalProperties"] is False, name  # extra="forbid"
@@ -136,7 +137,8 @@ def test_path_parameters_with_fixed_values_are_enums(document):
         op = next(iter(document["paths"][path].values()))
         return next(p["schema"]["enum"] for p in op["parameters"] if p["name"] == name)
 
-    assert set(enum("/api/schema/pipeline/{phase}", "phase")) == {"execute", "stage2", "optimize", "generation"}
+    assert set(enum("/api/schema/pipeline/{phase}", "phase")) == {"execute", "stage2", "optimize", "generation",
+                                                                  "storyboard", "storyboard_generation"}
     assert "image" in enum("/api/media/{media_type}/{run_id}", "media_type")
     assert set(enum("/api/runs/{run_id}/export/{fmt}", "fmt")) >= {"json", "csv", "zip"}
 

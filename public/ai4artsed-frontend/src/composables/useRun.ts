@@ -18,7 +18,8 @@ const EVENT_NAMES = [
   'interception_final', 'optimization_result', 'stage3_safety_check', 'stage3_blocked', 'output_image',
   'output_audio', 'output_music', 'output_video', 'output_code', 'output_text', 'pipeline_complete',
   'pipeline_error', 'stage2_safety_check', 'stage2_blocked', 'stage4_safety_check', 'stage4_blocked',
-  'queue_update', 'output_failed', 'pipeline_cancelled', 'moderation_release',
+  'queue_update', 'output_failed', 'pipeline_cancelled', 'moderation_release', 'storyboard_brief',
+  'storyboard_scene', 'storyboard_edit',
 ]
 
 export type RunConnection = 'idle' | 'live' | 'polling'

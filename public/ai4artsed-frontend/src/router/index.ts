@@ -7,6 +7,7 @@ export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'student', component: StudentView },
   { path: '/runs', name: 'runs', component: () => import('../views/RunListView.vue') },
   { path: '/runs/:id', name: 'journey', component: () => import('../views/RunJourneyView.vue') },
+  { path: '/storyboard/:id', name: 'storyboard', component: () => import('../views/StoryboardView.vue') },
   { path: '/join/:code?', name: 'join', component: () => import('../views/JoinView.vue') },
   { path: '/login', name: 'login', component: () => import('../views/LoginView.vue') },
   { path: '/teacher', name: 'teacher', component: () => import('../views/teacher/TeacherView.vue'), meta: { teacher: true } },

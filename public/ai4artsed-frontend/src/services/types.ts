@@ -131,6 +131,29 @@ export interface RunOutput {
   queue_position: number | null
   error: RunError | null
   block: Block | null
+  /** The run folder's file name of the result (for a picture: `<run_id>/<file>` is its reference). */
+  file?: string | null
+  /** The storyboard scene (its id) this output draws. */
+  scene?: string | null
+}
+
+/** A storyboard scene; a blocked one comes without its texts. */
+export interface StoryboardScene {
+  id: string
+  description?: string
+  generation_prompt?: string
+  status: 'ready' | 'blocked'
+  block: Block | null
+  /** Index into the run's outputs once the scene was drawn. */
+  output: number | null
+  edited: boolean
+}
+
+export interface Storyboard {
+  title: string
+  logline: string
+  scenes: StoryboardScene[]
+  output_config: string | null
 }
 
 export interface RunStatus {
@@ -154,6 +177,7 @@ export interface RunStatus {
   created_at: string | null
   updated_at: string | null
   notices?: QualityNotice[]
+  storyboard?: Storyboard | null
 }
 
 /** The quality gate kept an earlier text instead of a model's answer (code: why). */
