@@ -263,10 +263,12 @@ def tokens_of(prepared: str) -> Tokens:
         digits = symbolic and _HAS_DIGIT(prepared) is not None
     if is_ascii and not (digits and _DECIMAL(prepared)):  # no decimal: the runs between separators
         found = encoded.translate(_SEPARATORS).decode("ascii").split()
+        two_singles = _two_single_tokens(found, prepared)
     else:
         found = _TOKEN.findall(prepared)
+        two_singles = _TWO_SINGLES(" " + prepared) is not None
     spelt: list[str] = []  # letters spelt apart keep their doubles as an alternative ("S S r u n e s")
-    if _TWO_SINGLES(" " + prepared):
+    if two_singles:
         found = _join_singles(found)
         spelt = [tok for tok in found if len(tok) > _SHORT and tok.isalpha() and _collapse(tok) != tok]
     if not symbolic:  # letters only (the common case): every token is a word as it stands
@@ -280,6 +282,14 @@ def tokens_of(prepared: str) -> Tokens:
     keys = list(map(_KEYS.__getitem__, raws))
     numbers = _number_runs(prepared) if digits else []
     return Tokens(raws=raws, keys=keys, numbers=numbers, alternatives=[fold(a) for a in alternatives] + spelt)
+
+
+def _two_single_tokens(found: list[str], prepared: str) -> bool:
+    """Tell whether two tokens of one character follow each other, by the token lengths as bytes (in C)."""
+    try:
+        return b"\x01\x01" in bytes(map(len, found))
+    except ValueError:  # a token of 256 characters or more
+        return _TWO_SINGLES(" " + prepared) is not None
 
 
 _OPERATOR = r"(?:[+*=:^]|(?<=\s)x(?=\s)|mal|plus|minus|times|geteilt durch|divided by|gleich|equals|hoch)"

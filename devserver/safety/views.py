@@ -19,6 +19,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from importlib import resources
+from operator import and_
 
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) and the bidi controls (all of them are in it).
 _IGNORABLE_RANGES = (
@@ -171,6 +172,7 @@ def _number_words() -> frozenset[str]:
 
 _TENS = _number_words()
 _COMPOUND_ENDINGS = ("zehn", "zig", "ssig", "hundert", "tausend")  # "vierzehnhundertachtundachtzig"
+_ENDINGS_SPACED = tuple(ending + " " for ending in _COMPOUND_ENDINGS)  # at the end of a word
 
 
 def has_number_words(words: list[str]) -> bool:
@@ -178,10 +180,13 @@ def has_number_words(words: list[str]) -> bool:
     if not _TENS.isdisjoint(words):
         return True
     spaced = " ".join(words) + " "
-    if any(ending + " " in spaced for ending in _COMPOUND_ENDINGS) and any(
+    if any(map(spaced.__contains__, _ENDINGS_SPACED)) and any(
             len(word) > 12 and word.endswith(_COMPOUND_ENDINGS) for word in words):
         return True
-    return not _UNITS.isdisjoint(words) and any(a in _UNITS and b in _UNITS for a, b in zip(words, words[1:]))
+    if _UNITS.isdisjoint(words):
+        return False
+    units = list(map(_UNITS.__contains__, words))  # two unit words in a row ("acht acht"), tested in C
+    return any(map(and_, units, units[1:]))
 
 
 _HAS_ROMAN = re.compile(r"[IVXLCM][IVXLCM]").search
