@@ -209,7 +209,7 @@ class TermFilter:
                 hits.setdefault(term, Hit(term, symbol, view=view))
         codes = sum(term.escalate for term in hits)  # a symbol code counts towards "two codes" ("ᛋᛋ 88 Tattoo")
         seen: set[str] = set()
-        for view, form in _views(cleaned, unusual):
+        for view, form in _views(cleaned, unusual) if unusual else (("text", cleaned),):
             prepared = prepare_clean(form)
             if prepared in seen:  # most texts look the same in every view: scan each distinct one once
                 continue
@@ -218,7 +218,7 @@ class TermFilter:
             for hit in self._scan(tokens, codes):
                 known = hits.get(hit.term)
                 if known is None or known.fuzzy and not hit.fuzzy:  # credit the view that saw it exactly
-                    hits[hit.term] = Hit(hit.term, hit.found, hit.fuzzy, view)
+                    hits[hit.term] = hit if view == hit.view else Hit(hit.term, hit.found, hit.fuzzy, view)
             if view == "text":
                 as_digits = numbers(cleaned, has_number_words(tokens.raws))
                 if as_digits is not None:
@@ -254,6 +254,8 @@ class TermFilter:
         self._scan_split(found)
         if fragment:  # a whole term written across words needs a fragment of one or two letters
             self._scan_squeezed(found)
+        if not found.hits:
+            return []
         survivors = [hit for hit in found.hits.values() if self._in_context(hit, found)]
         if len({hit.term for hit in survivors if hit.term.escalate}) + codes < 2:
             # A lone code before a noun is a count ("88 Tasten"); next to a second code ("HH 88 Graffiti") it is not.
@@ -270,7 +272,8 @@ class TermFilter:
         fuzzy = ()
         if len(key) >= MIN_LENGTH - 1 and key not in self._exact and key.isalpha():
             fuzzy = tuple(term for _, term in self._fuzzy.lookup(key))
-        fragment = len(key) <= SPLIT_FRAGMENT and key not in _FUNCTION_WORDS
+        # Squeezed terms are letters only, so a number ("88") is no fragment of one.
+        fragment = len(key) <= SPLIT_FRAGMENT and key.isalpha() and key not in _FUNCTION_WORDS
         return _Word(exact, phrases, fuzzy, fragment) if exact or phrases or fuzzy or fragment else None
 
     def _scan_inside(self, found: _Found) -> None:
@@ -330,7 +333,8 @@ class TermFilter:
         """Find a word split in two ("haken kreutz", "Wolfs-Angel")."""
         keys = found.tokens.keys
         pairs = list(zip(keys, keys[1:]))
-        for pair, hits in zip(pairs, map(self._pairs.__getitem__, pairs)):
+        results = list(map(self._pairs.__getitem__, pairs))
+        for pair, hits in zip(compress(pairs, results), filter(None, results)):  # most pairs find nothing
             for term, fuzzy in hits:
                 found.add(term, " ".join(pair), fuzzy)
 

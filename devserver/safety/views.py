@@ -19,6 +19,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from importlib import resources
+from operator import and_
 
 # Default_Ignorable_Code_Point (Unicode DerivedCoreProperties) and the bidi controls (all of them are in it).
 _IGNORABLE_RANGES = (
@@ -171,6 +172,7 @@ def _number_words() -> frozenset[str]:
 
 _TENS = _number_words()
 _COMPOUND_ENDINGS = ("zehn", "zig", "ssig", "hundert", "tausend")  # "vierzehnhundertachtundachtzig"
+_ENDINGS_SPACED = tuple(ending + " " for ending in _COMPOUND_ENDINGS)  # at the end of a word
 
 
 def has_number_words(words: list[str]) -> bool:
@@ -178,13 +180,19 @@ def has_number_words(words: list[str]) -> bool:
     if not _TENS.isdisjoint(words):
         return True
     spaced = " ".join(words) + " "
-    if any(ending + " " in spaced for ending in _COMPOUND_ENDINGS) and any(
+    if any(map(spaced.__contains__, _ENDINGS_SPACED)) and any(
             len(word) > 12 and word.endswith(_COMPOUND_ENDINGS) for word in words):
         return True
-    return not _UNITS.isdisjoint(words) and any(a in _UNITS and b in _UNITS for a, b in zip(words, words[1:]))
+    if _UNITS.isdisjoint(words):
+        return False
+    units = list(map(_UNITS.__contains__, words))  # two unit words in a row ("acht acht"), tested in C
+    return any(map(and_, units, units[1:]))
 
 
 _HAS_ROMAN = re.compile(r"[IVXLCM][IVXLCM]").search
+# An ASCII text's shape: Roman numeral letters as R, digits as D (two Rs in a row may be a numeral).
+_SHAPE = bytes(ord("R") if chr(c) in "IVXLCM" else ord("D") if chr(c) in "0123456789" else ord(" ")
+               for c in range(256))
 _ROMAN = re.compile(r"(?<![\w'])(M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))(?![\w'])")
 # "Ludwig XIV", "Papst Johannes XXIII", "Kapitel XIV": a Roman numeral after a name or a heading word is an ordinal.
 _ROMAN_AFTER_NAME = re.compile(r"[A-ZÄÖÜ][a-zäöüß]+\.?\s+$|(?:kapitel|chapter|teil|part|band|volume|akt|act)\s+$")
@@ -221,9 +229,15 @@ def numbers(cleaned: str, number_words: bool) -> str | None:
     out = cleaned
     if number_words:
         out = _number_words(out)
-    if _HAS_ROMAN(out):
+    if out.isascii():  # byte translations instead of regular-expression scans
+        shape = out.encode("ascii").translate(_SHAPE)
+        roman, digits = b"RR" in shape, b"D" in shape
+    else:
+        roman, digits = _HAS_ROMAN(out) is not None, True
+    if roman:
         out = _ROMAN.sub(_roman, out)
-    if _THOUSANDS_GROUP(out):
+        digits = True  # numerals may have become digits
+    if digits and _THOUSANDS_GROUP(out):
         out = _THOUSANDS.sub(lambda m: re.sub(r"\D", "", m.group()), out)
     return None if out == cleaned else out
 
