@@ -12,6 +12,16 @@ from werkzeug.serving import make_server
 from devserver.access.accounts import User
 from devserver.app import create_app, shutdown
 
+SLOW_TEST_BOUND_S = 900  # a hang guard, not an expectation: a busy 2-core machine slows the model 5-10×
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give tests that run the embedded model or a browser a wider hang guard than pytest.ini's 300 s."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_BOUND_S))
+
+
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 TEST_PASSWORD = "a test password"
 
