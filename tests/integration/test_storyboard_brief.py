@@ -33,11 +33,13 @@ def ollama() -> Iterator[OllamaFake]:
         yield fake
 
 
+ROLES = {role: "ollama/writer:latest" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
+                                                   "STAGE2_OPTIMIZATION_MODEL")}
+
+
 @pytest.fixture
 def app(make_app, ollama):
-    roles = {role: "ollama/writer:latest" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
-                                                       "STAGE2_OPTIMIZATION_MODEL")}
-    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids")
+    return make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=ROLES, RETRY_ATTEMPTS=1, DEFAULT_SAFETY_LEVEL="kids")
 
 
 def start(client) -> dict[str, Any]:
@@ -156,9 +158,7 @@ def test_scenes_of_a_run_without_storyboard_or_of_an_unknown_run(app, ollama):
 
 
 def test_drawing_a_storyboard_counts_every_scene_against_the_output_limit(make_app, ollama):
-    roles = {role: "ollama/writer:latest" for role in ("TRANSLATION_MODEL", "STAGE2_INTERCEPTION_MODEL",
-                                                       "STAGE2_OPTIMIZATION_MODEL")}
-    app = make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=roles, RETRY_ATTEMPTS=1, MAX_OUTPUTS_PER_RUN=3)
+    app = make_app(OLLAMA_URL=ollama.url, MODEL_ROLE_MAP=ROLES, RETRY_ATTEMPTS=1, MAX_OUTPUTS_PER_RUN=3)
     ollama.json_answers = [brief([scene(n) for n in range(1, 5)])]
     client = app.test_client()
     run_id = start(client)["run_id"]
