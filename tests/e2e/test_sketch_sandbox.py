@@ -91,7 +91,8 @@ def test_a_sketch_draws_with_the_local_p5_but_reaches_no_cookie_no_app_and_no_ne
     assert frame_element.get_attribute("sandbox") == "allow-scripts"
     assert frame_element.get_attribute("srcdoc") is None
     frame = frame_element.element_handle().content_frame()
-    assert frame is not None and frame.url.endswith("/frame")
+    assert frame is not None
+    frame.wait_for_url("**/frame", timeout=PHASE_TIMEOUT_MS)  # the frame is about:blank until it has navigated
     frame.wait_for_function("typeof p5 !== 'undefined' && window.netResult !== undefined"
                             " && window.appCookies !== undefined", timeout=PHASE_TIMEOUT_MS)
     assert frame.evaluate("get(60, 60)") == [0, 128, 255, 255]  # the local p5 file ran the sketch
