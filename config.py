@@ -131,6 +131,7 @@ class Config:
     PROXY_HOPS: int = 0  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0 = none)
     PUBLIC_URL: str = ""  # the address students open (join links, QR codes); empty → the teacher's address
     LOGIN_RATE_LIMIT: str = "10 per minute"  # login and set-up attempts per client address
+    JOIN_RATE_LIMIT: str = "60 per minute"  # joins per client address: a class behind one school NAT fits
     LOGIN_HOURS: int = 12  # how long a staff login lasts
     RUNS_PER_MINUTE: int = 30  # new runs per student and minute in the built-in default session
     MAX_OUTPUTS_PER_RUN: int = 8  # outputs one run may collect in the built-in default session

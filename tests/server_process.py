@@ -38,10 +38,14 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.log = exports.parent / f"server-{self.port}.log"  # a file: a full pipe would block the server
 
+    def environment(self) -> dict[str, str]:
+        """The environment the server process runs with (the console tools need the same)."""
+        return {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "EXPORTS_DIR": str(self.exports),
+                "PYTHONUNBUFFERED": "1", **self.extra}
+
     def start(self) -> "ServerProcess":
         """Start the process and wait until it serves (raise with its output if it dies)."""
-        env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "EXPORTS_DIR": str(self.exports),
-               "PYTHONUNBUFFERED": "1", **self.extra}
+        env = self.environment()
         exports_log = self.log.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "devserver.server"], cwd=ROOT, env=env,
                                      stdout=exports_log, stderr=subprocess.STDOUT)

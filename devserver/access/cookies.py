@@ -12,8 +12,10 @@ which also keep the CSRF cookie in step (`sync_csrf`, run after every request).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -30,24 +32,35 @@ def _secret() -> str:
     return current_app.config["SECRET_KEY"]
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(), salt="devserver.student")
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="devserver.student")
 
 
 def sign_student(workshop_id: str, pseudonym: str) -> str:
     """Return the signed value of a student's pass."""
-    return _serializer().dumps({"w": workshop_id, "p": pseudonym})
+    return _serializer(_secret()).dumps({"w": workshop_id, "p": pseudonym})
 
 
 def read_student(value: str) -> tuple[str, str] | None:
     """Return (workshop id, pseudonym) from a pass, or None when forged, malformed or expired."""
+    verified = _verified_pass(_secret(), value)
+    if verified is None or time.time() - verified[2] > STUDENT_DAYS * 86400:
+        return None
+    return verified[0], verified[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_pass(secret: str, value: str) -> tuple[str, str, float] | None:
+    """Return (workshop id, pseudonym, signing time) of a genuine pass, or None. Memoized: a class polls
+    with the same few dozen passes every second, and a signature, once checked, stays valid under the
+    same secret (the age is checked by the caller on every request)."""
     try:
-        data = _serializer().loads(value, max_age=STUDENT_DAYS * 86400)
+        data, signed_at = _serializer(secret).loads(value, return_timestamp=True)
     except BadSignature:
         return None
     if not (isinstance(data, dict) and isinstance(data.get("w"), str) and isinstance(data.get("p"), str)):
         return None
-    return data["w"], data["p"]
+    return data["w"], data["p"], signed_at.timestamp()
 
 
 def csrf_for(login: str | None, student: str | None) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.bench.figures import Figure
 
-BENCHES = ("workshop", "polling", "listing", "safety_filter", "frontend_size", "offline_flow")
+BENCHES = ("workshop", "polling", "event_streams", "listing", "safety_filter", "frontend_size", "offline_flow")
 DOC = Path(__file__).resolve().parents[2] / "docs" / "PERFORMANCE.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 

@@ -1,10 +1,12 @@
 """Load test: a class of students working against the production server process, on loopback only.
 
-Each simulated student loops for the whole duration: start a run (stage2), poll its status once a
-second until it ends, read its entities, start the next. The model roles point at a fake Ollama that
-answers after `--model-delay` seconds (a GPU shared by the class). Every answer that is not the
-expected one counts as an error (a 429 from the bounded run queue is expected back-pressure and is
-counted apart). Prints errors, request counts, the status latency p50/p95/p99, its ratio to the light-request
+A teacher opens a workshop session and every simulated student joins it with the code, in a client of
+their own (tests/bench/classroom.py), so each request resolves a student pass as in a classroom. Each
+student loops for the whole duration: start a run (stage2), poll its status once a second until it
+ends, read its entities, start the next. The model roles point at a fake Ollama that answers after
+`--model-delay` seconds (a GPU shared by the class). Every answer that is not the expected one counts
+as an error; a 429 (the bounded run queue, or the session's runs per minute) is expected back-pressure
+and is counted apart by its code. Prints errors, request counts, the status latency p50/p95/p99, its ratio to the light-request
 target (p99 < 100 ms) and the machine's load average before and after (the latencies mean little without it).
 
 Full run (issue 12): `.venv/bin/python tests/bench/load_students.py --students 60 --seconds 120`.
@@ -19,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench.classroom import add_teacher, join_class, open_session  # noqa: E402
 from tests.fakes.ollama_fake import OllamaFake  # noqa: E402
 from tests.server_process import LLM_ROLES, ServerProcess  # noqa: E402
 from tests.waiting import run_coroutine  # noqa: E402
@@ -42,7 +46,7 @@ class Report:
     errors: list[str] = field(default_factory=list)
     requests: int = 0
     runs_finished: int = 0
-    busy: int = 0
+    busy: Counter[str] = field(default_factory=Counter)  # 429 answers by error code
     load_before: float = field(default_factory=lambda: os.getloadavg()[0])
 
     def percentile(self, q: float) -> float:
@@ -50,8 +54,9 @@ class Report:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
     def print(self, students: int, seconds: float) -> None:
+        pushed_back = ", ".join(f"{n} x {code}" for code, n in self.busy.most_common()) or "none"
         print(f"{students} students for {seconds:.0f} s: {self.requests} requests, {self.runs_finished} runs finished, "
-              f"{self.busy} x 429 (queue full, retried)")
+              f"429 (retried after Retry-After): {pushed_back}")
         print(f"errors: {len(self.errors)} {self.errors[:5]}")
         if self.status_ms:
             print(f"status: n={len(self.status_ms)} p50={statistics.median(self.status_ms):.1f} ms "
@@ -73,7 +78,7 @@ async def student(client: httpx.AsyncClient, n: int, end: float, report: Report)
                                   json={"schema": "dada", "input_text": f"Idee {n} {round_no}", "lang": "de"})
             report.requests += 1
             if r.status_code == 429:
-                report.busy += 1
+                report.busy[r.json()["error"]["code"]] += 1
                 await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
                 continue
             if r.status_code != 202:
@@ -101,10 +106,14 @@ async def student(client: httpx.AsyncClient, n: int, end: float, report: Report)
 
 
 async def run_load(base: str, students: int, seconds: float) -> Report:
-    """Run the class against `base` for `seconds`; return the report."""
+    """Open a session, let the class join, run it against `base` for `seconds`; return the report."""
+    clients = await join_class(base, await open_session(base), students)
     report, end = Report(), time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        await asyncio.gather(*(student(client, n, end, report) for n in range(students)))
+    try:
+        await asyncio.gather(*(student(client, n, end, report) for n, client in enumerate(clients)))
+    finally:
+        for client in clients:
+            await client.aclose()
     return report
 
 
@@ -112,8 +121,11 @@ def load_against_server(students: int, seconds: float, model_delay: float, workd
     """Start a fake Ollama and the production server process, run the load, stop both."""
     with OllamaFake() as ollama:
         ollama.mode, ollama.delay = "slow", model_delay
-        env = {"OLLAMA_URL": ollama.url, **{role: "ollama/llama3.2:latest" for role in LLM_ROLES}}
-        server = ServerProcess(workdir / "exports", env).start()
+        env = {"OLLAMA_URL": ollama.url, "JOIN_RATE_LIMIT": "1000 per minute",
+               **{role: "ollama/llama3.2:latest" for role in LLM_ROLES}}
+        server = ServerProcess(workdir / "exports", env)
+        add_teacher(server)
+        server.start()
         try:
             return run_coroutine(run_load(server.url, students, seconds))
         finally:

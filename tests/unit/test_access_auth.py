@@ -1,10 +1,13 @@
 """Logins, tokens, first-start set-up, CSRF, Origin and Host checks, as a browser or a script meets them."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
+from devserver.access import cookies
 from tests.conftest import TEST_PASSWORD, add_user
 
 NETWORK = {"HOST": "192.0.2.10"}  # bound to a network address: no default person, students must join
@@ -72,6 +75,19 @@ def test_a_forged_or_expired_cookie_is_401_on_a_protected_route_and_dropped_on_a
     past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat(timespec="seconds")
     net_app.extensions["devserver.access_db"].execute("UPDATE logins SET expires_at = ?", (past,))
     r = client.get("/api/sessions")
+    assert r.status_code == 401 and error_code(r) == "session_expired"
+
+
+def test_a_student_pass_expires_after_its_days_even_once_it_was_accepted(net_app, login, join, monkeypatch):
+    teacher = net_app.test_client()
+    login(teacher, "teacher")
+    code = teacher.post("/api/sessions", json={"title": "Week", "safety_level": "kids"}).get_json()["code"]
+    student = net_app.test_client()
+    join(student, code)
+    assert student.get("/api/runs/mine").status_code == 200  # the pass is checked (and remembered) now
+    later = time.time() + cookies.STUDENT_DAYS * 86400 + 60
+    monkeypatch.setattr(cookies, "time", SimpleNamespace(time=lambda: later))  # the clock moves on
+    r = student.get("/api/runs/mine")
     assert r.status_code == 401 and error_code(r) == "session_expired"
 
 
