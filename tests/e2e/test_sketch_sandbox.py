@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Frame, Page, expect
 
 from tests.conftest import TEST_PASSWORD, add_user
 from tests.e2e.conftest import PHASE_TIMEOUT_MS, UI_TIMEOUT_MS
@@ -78,6 +78,14 @@ def make_sketch(page: Page, base: str) -> str:
     return run["run_id"]
 
 
+def sketch_ran(frame: Frame) -> None:
+    """Wait until the sketch page has loaded and p5 has called the sketch's setup(). A page whose p5.js did
+    not load fails here at once, instead of waiting out the phase bound for a p5 that never comes."""
+    frame.wait_for_function("document.readyState === 'complete'", timeout=PHASE_TIMEOUT_MS)
+    assert frame.evaluate("typeof p5") != "undefined", "the sketch page did not load p5.js"
+    frame.wait_for_function("window.appCookies !== undefined", timeout=PHASE_TIMEOUT_MS)  # set in setup()
+
+
 def test_a_sketch_draws_with_the_local_p5_but_reaches_no_cookie_no_app_and_no_network(browser: Browser,
                                                                                       sketch_server):
     sketch_url, code = sketch_server
@@ -93,8 +101,8 @@ def test_a_sketch_draws_with_the_local_p5_but_reaches_no_cookie_no_app_and_no_ne
     frame = frame_element.element_handle().content_frame()
     assert frame is not None
     frame.wait_for_url("**/frame", timeout=PHASE_TIMEOUT_MS)  # the frame is about:blank until it has navigated
-    frame.wait_for_function("typeof p5 !== 'undefined' && window.netResult !== undefined"
-                            " && window.appCookies !== undefined", timeout=PHASE_TIMEOUT_MS)
+    sketch_ran(frame)
+    frame.wait_for_function("window.netResult !== undefined", timeout=PHASE_TIMEOUT_MS)
     assert frame.evaluate("get(60, 60)") == [0, 128, 255, 255]  # the local p5 file ran the sketch
     assert frame.evaluate("window.netResult") == "blocked"  # connect-src falls back to default-src 'none'
     assert frame.evaluate("window.ownCookies") == "denied"  # an opaque origin has no cookies
@@ -116,7 +124,7 @@ def test_the_sketch_page_has_its_own_strict_policy_and_stays_sandboxed_on_its_ow
     assert policy["script-src"].startswith("'nonce-") and " " not in policy["script-src"]
     assert policy["sandbox"] == "allow-scripts"  # opened on its own, it is still an opaque origin
     assert policy["frame-ancestors"] == "'self'"
-    page.wait_for_function("typeof p5 !== 'undefined' && window.appCookies !== undefined", timeout=PHASE_TIMEOUT_MS)
+    sketch_ran(page.main_frame)
     assert page.evaluate("origin") == "null"
     assert page.evaluate("window.ownCookies") == "denied"
     if code is not None:  # another student of the same session: the media rule, a 404
