@@ -10,6 +10,7 @@ Exception tree (every class carries an HTTP status and a machine-readable code):
     ├── Conflict                409  run id reused for a different request, run not cancellable
     ├── ConfigError             500  schema files invalid, model role unknown, backend not configured
     ├── SafetyBlocked           422  a checkpoint blocked the text (details carry the verdict)
+    ├── TooBusy                 429  our own limit: come back after `retry_after` seconds (Retry-After)
     └── BackendError            502  a provider failed
         ├── BackendUnavailable  503  not reachable / not configured / in cooldown
         │   └── BackendMisconfigured 503  our setup is wrong (missing node/model, rejected workflow):
@@ -83,6 +84,18 @@ class ConfigError(AppError):
 
 class SafetyBlocked(AppError):
     status, code = 422, "safety_blocked"
+
+
+class TooBusy(AppError):
+    """429 from one of our own limits (runs waiting, streams, exports, runs or uploads per minute): waiting
+    helps, and the answer says how long (`retry_after` in details and the Retry-After header)."""
+
+    status, code = 429, "too_busy"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        self.details["retry_after"] = retry_after
 
 
 class BackendError(AppError):

@@ -25,17 +25,13 @@ from limits.strategies import MovingWindowRateLimiter
 from devserver.access.principal import Principal
 from devserver.access.workshops import Workshop, Workshops
 from devserver.engine.run_state import RunOwner, RunState
-from devserver.errors import AppError, Conflict, Forbidden
+from devserver.errors import Conflict, Forbidden, TooBusy
 
 
-class RateLimited(AppError):
+class RateLimited(TooBusy):
     """429: the student starts runs faster than the session allows (`retry_after` seconds)."""
 
-    status, code = 429, "too_many_runs"
-
-    def __init__(self, message: str, retry_after: int, **kwargs: Any):
-        super().__init__(message, details={"retry_after": retry_after}, **kwargs)
-        self.retry_after = retry_after
+    code = "too_many_runs"
 
 
 class RunLimits:
@@ -97,4 +93,4 @@ class RunLimits:
             reset = self._window.get_window_stats(item, key).reset_time
             wait = max(1, math.ceil(reset - time.time()))
             raise RateLimited(f"Slow down a little: at most {limit} {what} a minute. "
-                              f"Try again in {wait} seconds.", wait, code=code)
+                              f"Try again in {wait} seconds.", retry_after=wait, code=code)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from devserver.engine.run_state import RunState
-from devserver.errors import AppError
+from devserver.errors import TooBusy
 
 HANDOFF = "devserver.handoff"  # WSGI environ key: set by the async gateway, takes a cursor or WaitStart
 OPENING = "retry: 2000\n\n"
@@ -69,13 +69,12 @@ class WaitStart:
     seconds: float
 
 
-class TooManyStreams(AppError):
-    status, code = 429, "too_many_streams"
+class TooManyStreams(TooBusy):
+    code = "too_many_streams"
 
     def __init__(self, limit: int):
         super().__init__(f"This device already has {limit} live event streams open; close some, or poll "
-                         "the status URL instead.", details={"limit": limit, "retry_after": 5})
-        self.retry_after = 5
+                         "the status URL instead.", retry_after=5, details={"limit": limit})
 
 
 class StreamCounter:

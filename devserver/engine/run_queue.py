@@ -9,20 +9,19 @@ from __future__ import annotations
 import threading
 
 from devserver.engine.run_state import RunState
-from devserver.errors import AppError
+from devserver.errors import TooBusy
 
 RETRY_AFTER_SECONDS = 10
 
 
-class QueueFull(AppError):
+class QueueFull(TooBusy):
     """Too many runs are waiting for a worker; the client should try again later."""
 
-    status, code = 429, "queue_full"
+    code = "queue_full"
 
     def __init__(self, limit: int):
         super().__init__(f"The server is busy: {limit} runs are already waiting. Try again in a few seconds.",
-                         details={"retry_after": RETRY_AFTER_SECONDS, "limit": limit})
-        self.retry_after = RETRY_AFTER_SECONDS
+                         retry_after=RETRY_AFTER_SECONDS, details={"limit": limit})
 
 
 class RunQueue:

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from devserver.errors import AppError, Conflict, NotFound
+from devserver.errors import Conflict, NotFound, TooBusy
 from devserver.recorder.export import write_bulk_zip
 
 if TYPE_CHECKING:
@@ -39,15 +39,14 @@ RETRY_AFTER_SECONDS = 30
 ACTIVE = ("queued", "running")
 
 
-class TooManyExports(AppError):
+class TooManyExports(TooBusy):
     """Every export slot is busy; the caller should try again later."""
 
-    status, code = 429, "too_many_exports"
+    code = "too_many_exports"
 
     def __init__(self, limit: int):
         super().__init__(f"{limit} exports are being prepared already; try again when one of them is done.",
-                         details={"limit": limit, "retry_after": RETRY_AFTER_SECONDS})
-        self.retry_after = RETRY_AFTER_SECONDS
+                         retry_after=RETRY_AFTER_SECONDS, details={"limit": limit})
 
 
 class _Stopped(Exception):
