@@ -71,23 +71,24 @@ def load(recorder: Any, image: ImageRef) -> MediaFile:
 def validate(services: Any, req: Any) -> None:
     """Check a request's picture before its phase is queued: the attitude or an output that takes one
     has it, and the picture exists."""
+    needing = [oid for oid in getattr(req, "output_configs", None) or []
+               if services.catalog.output_chunk(oid).takes_image]  # generation, and execute's outputs
+    if needing and req.input_image is None:
+        raise ValidationFailed(f"{', '.join(needing)} starts from a picture: send input_image (upload one "
+                               "first).", code="image_required", details={"outputs": needing})
     if isinstance(req, Stage2Request):
         cfg = services.catalog.interception(req.schema_)
         if cfg.takes_image and req.input_image is None:
             raise ValidationFailed("This attitude works with a picture: upload one first.", code="image_required",
                                    details={"schema": cfg.id})
-        if req.input_image is not None and not cfg.takes_image:
+        if req.input_image is not None and not cfg.takes_image and not needing:
             raise ValidationFailed("This attitude does not work with a picture.", code="image_not_taken",
                                    details={"schema": cfg.id})
-        if req.input_image is not None and not services.config.VISION_MODEL:
+        if req.input_image is not None and cfg.takes_image and not services.config.VISION_MODEL:
             raise Conflict("No vision model is configured on this server, so pictures cannot be described. "
                            "Set VISION_MODEL (e.g. ollama/llama3.2-vision) in .env.", code="vision_model_missing")
         if req.input_image is not None:
             find(services.recorder, req.input_image, req.run_id, UPLOAD_ITEMS)
     elif isinstance(req, GenerationRequest):
-        needing = [oid for oid in req.output_configs if services.catalog.output_chunk(oid).takes_image]
-        if needing and req.input_image is None:
-            raise ValidationFailed(f"{', '.join(needing)} starts from a picture: send input_image (upload one "
-                                   "first).", code="image_required", details={"outputs": needing})
         if req.input_image is not None:
             find(services.recorder, req.input_image, req.run_id)

@@ -22,7 +22,7 @@ from devserver.engine import image_source
 from devserver.engine.context import Blocked, Cancelled, PhaseContext
 from devserver.engine.phases import PHASES
 from devserver.engine.requests import Body, GenerationRequest, Stage2Request, StoryboardRequest
-from devserver.engine.storyboard import STORYBOARD_PHASES
+from devserver.engine.storyboard import STORYBOARD_PHASES, check_scene_request
 from devserver.engine.run_queue import RunQueue
 from devserver.recorder.items import BLOCKED_ITEMS
 from devserver.engine.run_state import RunOwner, RunState, restore
@@ -104,6 +104,7 @@ class Orchestrator:
                     raise Conflict("This run is still working on its previous step; try again when it has "
                                    "finished.", code="run_busy",
                                    details={"run_id": run_id, "phase": state.phase, "status": state.status})
+            check_scene_request(state, req)
             if owner is not None and owner.admit is not None:
                 owner.admit(state, phase, req)  # None for a new run
             self._queue.ensure_room()  # 429 before anything changes

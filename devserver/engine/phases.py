@@ -141,7 +141,8 @@ def run_stage2(ctx: PhaseContext, req: Stage2Request) -> None:
     assert isinstance(chunk, LlmChunk)
     context, text = run_stage1(ctx, req)
 
-    picture = describe_picture(ctx, req.input_image) if req.input_image else None
+    # an `execute` picture may be meant for its outputs only (img2img after a text-only attitude)
+    picture = describe_picture(ctx, req.input_image) if req.input_image and cfg.takes_image else None
     text_in = text if picture is None else f"{text}\n\n{PICTURE_LABEL} {picture}"
 
     ctx.enter("stage2", "interception")
@@ -384,8 +385,11 @@ def source_link(source: image_source.ImageRef | None, denoise: float | None) -> 
 def run_execute(ctx: PhaseContext, req: ExecuteRequest) -> None:
     """All four stages: interception, then optimization and generation for every chosen output."""
     run_stage2(ctx, req)
+    catalog = ctx.services.catalog
+    takes = req.input_image is not None and any(catalog.output_chunk(o).takes_image for o in req.output_configs)
     generation = GenerationRequest(run_id=ctx.state.run_id, output_configs=req.output_configs, seed=req.seed,
-                                   lang=req.lang)
+                                   lang=req.lang, input_image=req.input_image if takes else None,
+                                   denoise=req.denoise if takes else None)
     run_generation(ctx, generation)
 
 

@@ -110,11 +110,12 @@ class GenerationRequest(Body):
 
 
 class ExecuteRequest(Stage2Request):
-    """All four stages in one call."""
+    """All four stages in one call; `input_image` goes to the attitude and to every output that takes one."""
 
     output_config: str | None = Field(default=None, min_length=1, max_length=64)
     output_configs: list[str] = Field(default_factory=list, max_length=8)
     seed: int | None = Field(default=None, ge=0, le=2**53)
+    denoise: float | None = Field(default=None, ge=0, le=1, description="for outputs that start from the picture")
 
     @model_validator(mode="after")
     def _outputs(self) -> "ExecuteRequest":

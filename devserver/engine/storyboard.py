@@ -25,6 +25,7 @@ from devserver.engine.brief import BriefUnstructured, write_brief
 from devserver.engine.context import Blocked, PhaseContext
 from devserver.engine.phases import check_translated, checkpoint, generate_each, generate_one, guard, run_stage1
 from devserver.engine.requests import GenerationRequest, SceneEditRequest, SceneGenerationRequest, StoryboardRequest
+from devserver.engine.run_state import RunState
 from devserver.engine.stages import PromptParts
 from devserver.errors import ValidationFailed
 from devserver.schemas.models import LlmChunk
@@ -98,22 +99,32 @@ def record_scene(ctx: PhaseContext, item_type: str, scene: dict[str, Any], posit
                        **metadata})
 
 
-def require_storyboard(ctx: PhaseContext) -> dict[str, Any]:
+def require_storyboard(state: RunState) -> dict[str, Any]:
     """Return the run's storyboard, or refuse: the run has none (not a storyboard, or its brief failed)."""
-    if ctx.state.storyboard is None:
+    if state.storyboard is None:
         raise ValidationFailed("This run has no storyboard yet: start one with a storyboard attitude first.",
                                code="no_storyboard")
-    return ctx.state.storyboard
+    return state.storyboard
+
+
+def check_scene_request(state: RunState | None, req: Any) -> None:
+    """Refuse a scene phase before it is queued (400, nothing changes): the run has no storyboard, or the
+    edit names a scene the storyboard does not have. Called with the run idle, so the board stays as read."""
+    if state is None or not isinstance(req, (SceneEditRequest, SceneGenerationRequest)):
+        return
+    board = require_storyboard(state)
+    if isinstance(req, SceneEditRequest):
+        known = {scene["id"] for scene in board["scenes"]}
+        unknown = [edit.id for edit in req.scenes if edit.id is not None and edit.id not in known]
+        if unknown:
+            raise ValidationFailed("The storyboard has no such scene.", code="scene_not_found",
+                                   details={"scenes": unknown})
 
 
 def run_scene_edit(ctx: PhaseContext, req: SceneEditRequest) -> None:
     """Apply the student's scene list (new order, added, removed, edited scenes); check every changed text."""
-    board = require_storyboard(ctx)
+    board = require_storyboard(ctx.state)
     known = {scene["id"]: scene for scene in board["scenes"]}
-    unknown = [edit.id for edit in req.scenes if edit.id is not None and edit.id not in known]
-    if unknown:
-        raise ValidationFailed("The storyboard has no such scene.", code="scene_not_found",
-                               details={"scenes": unknown})
     ctx.enter("stage2", "scenes")
     next_id, scenes, changed = board["next_id"], [], []
     for position, edit in enumerate(req.scenes, start=1):
@@ -147,7 +158,7 @@ def run_scene_edit(ctx: PhaseContext, req: SceneEditRequest) -> None:
 def run_scene_generation(ctx: PhaseContext, req: SceneGenerationRequest) -> None:
     """Stages 3 and 4 for every scene in order with one output; each scene ends in its own status."""
     state, catalog = ctx.state, ctx.services.catalog
-    board = require_storyboard(ctx)
+    board = require_storyboard(state)
     chunk = catalog.output_chunk(req.output_config)
     params = catalog.output(req.output_config).parameters
     base = req.seed if req.seed is not None else (params.seed if params.seed_policy == "fixed" and params.seed

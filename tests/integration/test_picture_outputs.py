@@ -16,6 +16,8 @@ import pytest
 from PIL import Image
 
 from tests.fakes.comfyui_fake import FakeComfyUI
+from tests.fakes.ollama_fake import OllamaFake
+from tests.server_process import LLM_ROLES
 from tests.waiting import phase_done
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +108,24 @@ def test_a_repainted_picture_reproduces_from_the_stored_upload(make_app, comfy, 
     (exports / "pipeline_runs" / run_id / file).write_bytes(b"not the picture any more")
     steps = reproduce(exports, run_id, comfy.url)
     assert [s["outcome"] for s in steps] == ["failed"] and "SHA-256" in steps[0]["detail"], steps
+
+
+def test_execute_hands_the_picture_to_the_outputs_that_start_from_one(make_app, comfy):
+    with OllamaFake(models=("writer:latest",)) as ollama:
+        ollama.answer = "A green meadow that sways in the wind."
+        app = make_app(COMFYUI_URL=comfy.url, OLLAMA_URL=ollama.url, RETRY_ATTEMPTS=1,
+                       MODEL_ROLE_MAP={role: "ollama/writer:latest" for role in LLM_ROLES})
+        client = app.test_client()
+        run_id, file = upload(client)
+        body = {"run_id": run_id, "schema": "dada", "input_text": "a meadow", "lang": "en",
+                "output_configs": ["sd35_img2img"]}
+        refused = client.post("/api/schema/pipeline/execute", json=body)
+        assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "image_required"
+        run = phase_done(client, "/api/schema/pipeline/execute", json={**body, "input_image": file,
+                                                                        "denoise": 0.4}).get_json()
+    assert run["status"] == "succeeded" and run["outputs"][0]["status"] == "succeeded", run
+    graph = comfy.requests_to("POST", "/prompt")[0].body["prompt"]
+    assert graph["8"]["inputs"]["denoise"] == 0.4 and graph["5"]["inputs"]["image"].startswith("devserver/")
+    assert len(comfy.requests_to("POST", "/upload/image")) == 1
+    kinds = [e["item_type"] for e in client.get(f"/api/pipeline/{run_id}/entities").get_json()["entities"]]
+    assert "image_description" not in kinds  # dada takes no picture: it went to the output only

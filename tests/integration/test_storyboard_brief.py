@@ -132,13 +132,29 @@ def test_a_bad_scene_list_is_refused_naming_the_problem(app, ollama, body, code)
     assert response.status_code == 400 and response.get_json()["error"]["code"] == code
 
 
-def test_an_unknown_scene_id_fails_the_edit_and_keeps_the_storyboard(app, ollama):
+def test_an_unknown_scene_id_is_refused_before_anything_changes(app, ollama):
     ollama.json_answers = [brief([scene(n) for n in range(1, 5)])]
     client = app.test_client()
     run_id = start(client)["run_id"]
-    run = phase_done(client, f"/api/pipeline/{run_id}/scenes", "put", json={"scenes": [{"id": "s9"}]}).get_json()
-    assert run["status"] == "failed" and run["error"]["code"] == "scene_not_found"
-    assert [s["id"] for s in run["storyboard"]["scenes"]] == ["s1", "s2", "s3", "s4"]
+    before = client.get(f"/api/pipeline/{run_id}/status").get_json()
+    response = client.put(f"/api/pipeline/{run_id}/scenes", json={"scenes": [{"id": "s1"}, {"id": "s9"}]})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "scene_not_found"
+    assert response.get_json()["error"]["details"]["scenes"] == ["s9"]
+    after = client.get(f"/api/pipeline/{run_id}/status").get_json()
+    assert after == before  # no phase ran, nothing was recorded
+
+
+def test_scene_phases_on_a_run_without_a_storyboard_are_refused_at_once(app, ollama):
+    ollama.answer = "Ein Boot aus Papier, das über den Himmel segelt."
+    client = app.test_client()
+    run = phase_done(client, "/api/schema/pipeline/stage2", json={"schema": "dada", "input_text": "ein Boot",
+                                                                   "lang": "de"}).get_json()
+    edit = client.put(f"/api/pipeline/{run['run_id']}/scenes", json={"scenes": [{"id": "s1"}]})
+    draw = client.post("/api/schema/pipeline/storyboard_generation",
+                       json={"run_id": run["run_id"], "output_config": "p5js_code"})
+    for response in (edit, draw):
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "no_storyboard"
+    assert client.get(f"/api/pipeline/{run['run_id']}/status").get_json() == run
 
 
 def test_a_storyboard_attitude_is_refused_on_the_interception_phase_and_vice_versa(app):
