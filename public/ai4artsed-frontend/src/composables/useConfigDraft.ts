@@ -23,6 +23,7 @@ export interface ConfigDraft {
   display: { icon: string; color: string; order?: number }
   audience: { min_age: number }
   parameters: { iterations?: number | null; [key: string]: unknown }
+  takes_image?: boolean
   [key: string]: unknown
 }
 
@@ -51,10 +52,11 @@ export function draftFrom(text: string, newId?: string): ConfigDraft {
   return data
 }
 
-/** Drop empty optional values so the server sees "not set" rather than "". */
+/** Drop empty optional values so the server sees "not set" rather than "" (or an unticked box). */
 function cleaned(draft: ConfigDraft): ConfigDraft {
   const parameters = Object.fromEntries(Object.entries(draft.parameters).filter(([, v]) => v !== null && v !== '' && v !== undefined))
-  return { ...draft, parameters }
+  const { takes_image: takesImage, ...rest } = draft
+  return { ...rest, parameters, ...(takesImage ? { takes_image: true } : {}) }
 }
 
 const LIVE_CHECK_MS = 800

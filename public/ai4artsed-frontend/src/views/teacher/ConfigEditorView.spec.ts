@@ -33,6 +33,7 @@ beforeEach(async () => {
     'GET /api/configs/interception/dada/source': () => ({ json: { id: 'dada', source: 'shipped', version: 1, text: dadaText } }),
     'POST /api/configs/validate': (req) => colorProblem(req.body) ?? { json: { valid: true } },
     'POST /api/configs/interception': (req) => colorProblem(req.body) ?? { status: 201, json: { id: 'dada_copy', version: 1 } },
+    'PUT /api/configs/interception/dada_copy': () => ({ json: { id: 'dada_copy', version: 2 } }),
     'GET /api/configs/interception/dada_copy/versions': () => ({
       json: { versions: [{ version: 1, action: 'create', author: 'ms_k', created_at: '2026-01-01T10:00:00Z', diff: '+x', deleted: false }] },
     }),
@@ -76,6 +77,24 @@ describe('ConfigEditorView', () => {
     const saved = api.requests.filter((r) => r.method === 'POST' && r.path === '/api/configs/interception').at(-1)
     expect(saved?.body).toMatchObject({ id: 'dada_copy', display: { color: '#00aa00' }, context: { en: 'Chance.' } })
     await until(() => wrapper.find('[data-testid="version-1"]').exists(), 3000, 'the versions')
+  })
+
+  it('saves an attitude that takes a picture, and leaves the flag out when it is unticked', async () => {
+    const wrapper = await duplicateDada()
+    const box = wrapper.find('[data-testid="cfg-takes-image"]')
+    expect((box.element as HTMLInputElement).checked).toBe(false)
+    await box.setValue(true)
+    await wrapper.find('[data-testid="config-save"]').trigger('click')
+    await until(() => wrapper.find('[data-testid="config-saved"]').exists(), 3000, 'the saved note')
+    const created = api.requests.filter((r) => r.method === 'POST' && r.path === '/api/configs/interception').at(-1)
+    expect(created?.body).toMatchObject({ id: 'dada_copy', takes_image: true })
+
+    await wrapper.find('[data-testid="cfg-takes-image"]').setValue(false)
+    await wrapper.find('[data-testid="config-save"]').trigger('click')
+    const update = () => api.requests.find((r) => r.method === 'PUT' && r.path === '/api/configs/interception/dada_copy')
+    await until(() => update() !== undefined, 3000, 'the second save')
+    expect(update()?.body).not.toHaveProperty('takes_image')
+    expect(update()?.body).toMatchObject({ id: 'dada_copy', context: { en: 'Chance.' } })
   })
 
   it('checks the draft while the teacher types, without saving', async () => {
