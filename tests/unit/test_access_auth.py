@@ -101,6 +101,17 @@ def test_login_attempts_are_rate_limited_per_address(make_app):
     assert error_code(r) == "too_many_requests"
 
 
+def test_joins_have_their_own_limit_per_address_and_do_not_use_up_the_login_limit(make_app, login):
+    app = make_app(JOIN_RATE_LIMIT="3 per minute", LOGIN_RATE_LIMIT="2 per minute", **NETWORK)
+    teacher = app.test_client()
+    login(teacher, "teacher")  # the first of the address's two logins
+    code = teacher.post("/api/sessions", json={"title": "5a", "safety_level": "kids"}).get_json()["code"]
+    answers = [app.test_client().post("/api/sessions/join", json={"code": code}).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]  # each a new browser, all behind one address
+    wrong = app.test_client().post("/api/auth/login", json={"name": "x", "password": "guess"})
+    assert wrong.status_code == 401  # the joins did not count against the login limit
+
+
 def test_a_write_without_the_csrf_token_is_403(net_app, login):
     client = net_app.test_client(csrf=False)
     login(client, "teacher")
