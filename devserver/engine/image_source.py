@@ -68,11 +68,15 @@ def load(recorder: Any, image: ImageRef) -> MediaFile:
     return MediaFile(recorder.entity_path(image.run_id, image.file).read_bytes(), image.mime, image.file)
 
 
+def outputs_taking(catalog: Any, output_ids: list[str]) -> list[str]:
+    """Return the outputs among `output_ids` that start from a picture (img2img, image → video)."""
+    return [oid for oid in output_ids if catalog.output_chunk(oid).takes_image]
+
+
 def validate(services: Any, req: Any) -> None:
     """Check a request's picture before its phase is queued: the attitude or an output that takes one
     has it, and the picture exists."""
-    needing = [oid for oid in getattr(req, "output_configs", None) or []
-               if services.catalog.output_chunk(oid).takes_image]  # generation, and execute's outputs
+    needing = outputs_taking(services.catalog, getattr(req, "output_configs", None) or [])  # generation, execute
     if needing and req.input_image is None:
         raise ValidationFailed(f"{', '.join(needing)} starts from a picture: send input_image (upload one "
                                "first).", code="image_required", details={"outputs": needing})

@@ -385,8 +385,7 @@ def source_link(source: image_source.ImageRef | None, denoise: float | None) -> 
 def run_execute(ctx: PhaseContext, req: ExecuteRequest) -> None:
     """All four stages: interception, then optimization and generation for every chosen output."""
     run_stage2(ctx, req)
-    catalog = ctx.services.catalog
-    takes = req.input_image is not None and any(catalog.output_chunk(o).takes_image for o in req.output_configs)
+    takes = req.input_image is not None and bool(image_source.outputs_taking(ctx.services.catalog, req.output_configs))
     generation = GenerationRequest(run_id=ctx.state.run_id, output_configs=req.output_configs, seed=req.seed,
                                    lang=req.lang, input_image=req.input_image if takes else None,
                                    denoise=req.denoise if takes else None)
